@@ -1,0 +1,495 @@
+"""Checks: the unit of grading, stated as data.
+
+A test cell lists its checks one by one. Each check names a query (call this function on
+these inputs, run this snippet, read this variable, evaluate this trained model) and what
+the answer must satisfy (a shape, a literal value, the instructor's reference, a
+threshold). While a student works, :func:`checks` runs them in the notebook and prints one
+line per check. At grading the same declarations are replayed by the autograder *outside*
+the student's process (see docs/checks.md): the kernel only answers the queries, and the
+comparison below decides the score in the grader's own process.
+
+Everything here is plain numpy, so the grader can import it without Keras.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Any, Mapping
+
+import numpy as np
+
+__all__ = [
+    "checks", "check", "call", "run", "value", "trained_model",
+    "randn", "uniform", "randint", "rel_error", "check_shape", "check_close", "grad_check",
+]
+
+DEFAULT_TOL = 1e-6
+
+
+# ---------------------------------------------------------------------------------------
+# Inputs: deterministic recipes, so the grader and the notebook build the same arrays.
+
+@dataclasses.dataclass(frozen=True)
+class Random:
+    """A recipe for a random float64 (or int64) array, drawn from a seeded generator."""
+
+    kind: str
+    shape: tuple[int, ...]
+    seed: int
+    low: float = 0.0
+    high: float = 1.0
+    scale: float = 1.0
+
+    def make(self) -> np.ndarray:
+        rng = np.random.default_rng(self.seed)
+        if self.kind == "normal":
+            return self.scale * rng.standard_normal(self.shape)
+        if self.kind == "uniform":
+            return rng.uniform(self.low, self.high, self.shape)
+        return rng.integers(int(self.low), int(self.high), self.shape)
+
+    def __repr__(self) -> str:
+        return f"{self.kind}{self.shape}"
+
+
+def randn(*shape: int, seed: int = 0, scale: float = 1.0) -> Random:
+    """Standard normal array of `shape` (times `scale`), the same on every machine."""
+    return Random("normal", tuple(shape), seed, scale=scale)
+
+
+def uniform(*shape: int, low: float = 0.0, high: float = 1.0, seed: int = 0) -> Random:
+    """Uniform array in [low, high) of `shape`."""
+    return Random("uniform", tuple(shape), seed, low=low, high=high)
+
+
+def randint(low: int, high: int, *shape: int, seed: int = 0) -> Random:
+    """Integer array in [low, high) of `shape` (labels, indices)."""
+    return Random("integers", tuple(shape), seed, low=low, high=high)
+
+
+def materialize(x: Any) -> Any:
+    """Turn an input recipe into the value passed to student code.
+
+    Recipes become arrays, lists become float arrays (nested lists of numbers are the way
+    to write a small literal matrix), tuples keep their meaning (shapes, pairs) and
+    everything else (numbers, strings, None) is passed as it is.
+    """
+    if isinstance(x, Random):
+        return x.make()
+    if isinstance(x, list):
+        return np.asarray(x, dtype=float)
+    if isinstance(x, tuple):
+        return tuple(materialize(v) for v in x)
+    return x
+
+
+# ---------------------------------------------------------------------------------------
+# Queries: what the grader asks the student's kernel.
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """Call the notebook's function `fn` on the given inputs."""
+
+    fn: str
+    args: tuple = ()
+    kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def describe(self) -> str:
+        return f"{self.fn}(...)"
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """Run a snippet of instructor code in the notebook, with `inputs` bound as names.
+
+    `outputs` maps a result name to an expression evaluated after the snippet (a tuple of
+    names is shorthand for each name to itself). Used for classes and stateful modules:
+    ``run("m = Linear(W, b); y = m.forward(x)", outputs={"y": "y", "dW": "m.dW"}, ...)``.
+    """
+
+    code: str
+    outputs: Mapping[str, str]
+    inputs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def describe(self) -> str:
+        return "snippet"
+
+
+@dataclasses.dataclass(frozen=True)
+class Value:
+    """Read the notebook variable `name` (a number, an array, a table as nested lists)."""
+
+    name: str
+
+    def describe(self) -> str:
+        return self.name
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedModel:
+    """Evaluate the notebook's trained Keras model `name` on a data set's images.
+
+    In the notebook the accuracy is measured on the public test split; at grading the
+    grader loads the saved model in its own process and measures it on held-out images
+    the notebook never saw. Images are given scaled to [0, 1], with a channel axis when
+    the model expects one.
+    """
+
+    name: str
+    data: str
+    limit: int | None = None
+
+    def describe(self) -> str:
+        return f"accuracy of {self.name} on {self.data}"
+
+
+def call(fn: str, *args: Any, **kwargs: Any) -> Call:
+    return Call(fn, tuple(args), dict(kwargs))
+
+
+def run(code: str, outputs: tuple[str, ...] | Mapping[str, str], **inputs: Any) -> Run:
+    if not isinstance(outputs, Mapping):
+        outputs = {name: name for name in outputs}
+    return Run(code, dict(outputs), dict(inputs))
+
+
+def value(name: str) -> Value:
+    return Value(name)
+
+
+def trained_model(name: str, data: str, limit: int | None = None) -> TrainedModel:
+    return TrainedModel(name, data, limit)
+
+
+# ---------------------------------------------------------------------------------------
+# Checks and their comparison.
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One graded claim about one query's answer. See :func:`check`."""
+
+    label: str
+    query: Call | Run | Value | TrainedModel
+    expect: Any = None
+    ref: str | None = None
+    shape: tuple[int, ...] | None = None
+    above: Any = None
+    below: Any = None
+    key: str | None = None
+    tol: float = DEFAULT_TOL
+    hint: str = ""
+    weight: float = 1.0
+
+
+def check(label: str, query: Call | Run | Value | TrainedModel, *, expect: Any = None,
+          ref: str | None = None, shape: tuple[int, ...] | None = None, above: Any = None,
+          below: Any = None, key: str | None = None, tol: float = DEFAULT_TOL,
+          hint: str = "", weight: float = 1.0) -> Check:
+    """Declare one check.
+
+    Args:
+        label: what is checked, as the student will read it ("dW on a batch of 1").
+        query: `call(...)`, `run(...)`, `value(...)` or `trained_model(...)`.
+        expect: a literal expected value (number, nested list, string, bool).
+        ref: name of the instructor's reference function (autograder/reference/<lab>.py),
+            called by the grader on the same inputs. Only the grader has it.
+        shape: the expected shape of the answer.
+        above, below: bounds for a scalar answer; either may be a dict by scale
+            ({"tiny": .8, "cpu": .985, "gpu": .991}).
+        key: which output of a `run` (or which element of a returned tuple) to check.
+        tol: largest relative error accepted (see :func:`rel_error`).
+        hint: what to try when this check fails.
+        weight: this check's share of the cell's points, relative to the others.
+    """
+    if sum(x is not None for x in (expect, ref, shape, above, below)) == 0:
+        raise ValueError(f"check {label!r} states nothing to compare: give expect, ref, "
+                         "shape, above or below")
+    if weight <= 0:
+        raise ValueError(f"check {label!r}: weight must be > 0; got {weight}")
+    return Check(label, query, expect, ref, tuple(shape) if shape is not None else None,
+                 above, below, key, tol, hint, weight)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """The verdict on one check: passed or not, and the line a student reads."""
+
+    label: str
+    passed: bool | None  # None: decided only at grading (reference checks)
+    detail: str = ""
+    weight: float = 1.0
+
+    def line(self) -> str:
+        mark = {True: "PASS", False: "FAIL", None: "...."}[self.passed]
+        return f"{mark}  {self.label}" + (f": {self.detail}" if self.detail else "")
+
+
+def rel_error(x: Any, y: Any) -> float:
+    """Largest elementwise relative error, CS231n style: ~1e-7 or less means equal."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y)), initial=0.0))
+
+
+def by_scale(bound: Any, scale: str) -> Any:
+    """Resolve a bound given per scale ({"tiny": .., "cpu": .., "gpu": ..})."""
+    if isinstance(bound, Mapping):
+        if scale not in bound:
+            raise ValueError(f"no bound for scale {scale!r}; have {sorted(bound)}")
+        return bound[scale]
+    return bound
+
+
+def select(answer: Any, key: str | None) -> Any:
+    """Pick the output named `key` from a dict answer, or element `key` of a tuple."""
+    if key is None:
+        return answer
+    if isinstance(answer, Mapping):
+        if key not in answer:
+            raise LookupError(f"no output named {key!r}; got {sorted(answer)}")
+        return answer[key]
+    if isinstance(answer, (tuple, list)) and str(key).isdigit():
+        index = int(key)
+        if index >= len(answer):
+            raise LookupError(f"expected at least {index + 1} returned values; got {len(answer)}")
+        return answer[index]
+    raise LookupError(f"cannot take output {key!r} of a {type(answer).__name__}")
+
+
+def _preview(a: Any) -> str:
+    arr = np.asarray(a)
+    if arr.dtype.kind in "fc" and arr.size:
+        text = np.array2string(arr.ravel()[:4], precision=4, separator=", ")
+        return text[:-1] + (", ...]" if arr.size > 4 else "]")
+    text = repr(a if arr.dtype == object else arr.tolist())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _shape_hint(expected: tuple, received: tuple) -> str:
+    if len(expected) == 2 and received == expected[::-1]:
+        return " (the transpose: did you swap the order of a product?)"
+    if len(received) == len(expected) + 1 and received[1:] == expected:
+        return " (one axis too many: should the batch axis be summed over?)"
+    return ""
+
+
+def compare(chk: Check, answer: Any, expected: Any = None, scale: str = "cpu") -> Outcome:
+    """Decide one check from the answer the query gave and the expected value.
+
+    `answer` is what the student's code returned (after `key` selection is done here);
+    `expected` is the reference's output when `chk.ref` is set (else `chk.expect`).
+    Never raises: any problem with the answer is a FAIL with its reason.
+    """
+    def fail(detail: str) -> Outcome:
+        return Outcome(chk.label, False, detail + (f". Hint: {chk.hint}" if chk.hint else ""),
+                       chk.weight)
+
+    try:
+        got = select(answer, chk.key)
+        if chk.ref is not None:
+            expected = select(expected, chk.key)
+        elif chk.expect is not None:
+            expected = materialize(chk.expect)
+        if chk.shape is not None:
+            received = tuple(np.shape(got))
+            if received != chk.shape:
+                return fail(f"expected shape {chk.shape}, received {received}"
+                            + _shape_hint(chk.shape, received))
+        for bound, ok, word in ((chk.above, np.greater_equal, "at least"),
+                                (chk.below, np.less_equal, "at most")):
+            if bound is not None:
+                limit = by_scale(bound, scale)
+                if np.ndim(got) != 0:
+                    return fail(f"expected a number, received shape {np.shape(got)}")
+                if not ok(float(got), limit):
+                    return fail(f"expected {word} {limit:g}, received {float(got):.4g}")
+        if chk.ref is not None or chk.expect is not None:
+            return _compare_values(chk, got, expected, fail)
+        return Outcome(chk.label, True, "", chk.weight)
+    except Exception as exc:  # a malformed answer is the student's failure, never a crash
+        return fail(f"could not check the answer: {type(exc).__name__}: {exc}")
+
+
+def _compare_values(chk: Check, got: Any, expected: Any, fail) -> Outcome:
+    if isinstance(expected, (tuple, list)) and not isinstance(expected, np.ndarray) \
+            and any(np.ndim(e) > 0 for e in expected):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return fail(f"expected {len(expected)} returned values, received "
+                        f"{len(got) if isinstance(got, (tuple, list)) else type(got).__name__}")
+        for i, (g, e) in enumerate(zip(got, expected)):
+            outcome = _compare_values(dataclasses.replace(chk, label=f"{chk.label}[{i}]"), g, e, fail)
+            if not outcome.passed:
+                return Outcome(chk.label, False, f"returned value {i}: {outcome.detail}", chk.weight)
+        return Outcome(chk.label, True, "", chk.weight)
+    exp_arr, got_arr = np.asarray(expected), np.asarray(got)
+    if exp_arr.dtype.kind in "biufc":
+        if got_arr.dtype.kind not in "biufc":
+            return fail(f"expected a number or numeric array, received {type(got).__name__}")
+        if got_arr.shape != exp_arr.shape:
+            return fail(f"expected shape {exp_arr.shape}, received {got_arr.shape}"
+                        + _shape_hint(exp_arr.shape, got_arr.shape))
+        if not np.all(np.isfinite(got_arr)):
+            return fail("the answer contains NaN or inf")
+        err = rel_error(got_arr, exp_arr)
+        if err <= chk.tol:
+            return Outcome(chk.label, True, "", chk.weight)
+        detail = f"expected {_preview(exp_arr)}, received {_preview(got_arr)} (relative error {err:.1e})"
+        if exp_arr.size and rel_error(-got_arr, exp_arr) <= chk.tol:
+            detail += " (the sign is flipped)"
+        return fail(detail)
+    if got_arr.shape == exp_arr.shape and np.array_equal(got_arr, exp_arr):
+        return Outcome(chk.label, True, "", chk.weight)
+    return fail(f"expected {_preview(expected)}, received {_preview(got)}")
+
+
+# ---------------------------------------------------------------------------------------
+# Running checks inside the notebook, for the student's own feedback.
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    """The checks of one test cell, as the grader replays them."""
+
+    cell_id: str
+    checks: tuple[Check, ...]
+    hidden: int = 0
+
+
+def answer(query: Call | Run | Value | TrainedModel, namespace: Mapping[str, Any]) -> Any:
+    """Ask the notebook's namespace the query, the way the grader's harness does."""
+    if isinstance(query, Call):
+        if query.fn not in namespace:
+            raise NameError(f"{query.fn} is not defined: run the cell that defines it first")
+        args = [materialize(a) for a in query.args]
+        kwargs = {k: materialize(v) for k, v in query.kwargs.items()}
+        return namespace[query.fn](*args, **kwargs)
+    if isinstance(query, Run):
+        scope = dict(namespace)
+        scope.update({k: materialize(v) for k, v in query.inputs.items()})
+        exec(query.code, scope)
+        return {name: eval(expr, scope) for name, expr in query.outputs.items()}
+    if isinstance(query, Value):
+        if query.name not in namespace:
+            raise NameError(f"{query.name} is not defined: run the cell that defines it first")
+        return namespace[query.name]
+    if isinstance(query, TrainedModel):
+        if query.name not in namespace:
+            raise NameError(f"{query.name} is not defined: run the training cell first")
+        from course import data
+        _, (x_test, y_test) = data.load(query.data)
+        return model_accuracy(namespace[query.name], x_test, y_test, query.limit)
+    raise TypeError(f"unknown query {query!r}")
+
+
+def model_accuracy(model: Any, x: np.ndarray, y: np.ndarray, limit: int | None = None) -> float:
+    """Top-1 accuracy of a Keras classifier on uint8 images, fed scaled to [0, 1]."""
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    x = np.asarray(x, dtype="float32") / 255.0
+    rank = len(model.inputs[0].shape)
+    if x.ndim == rank - 1:
+        x = x[..., None]
+    probs = np.asarray(model.predict(x, batch_size=256, verbose=0))
+    return float(np.mean(probs.argmax(axis=-1) == np.asarray(y).reshape(-1)))
+
+
+def _grading_scale() -> str:
+    try:
+        from course import env
+        return env.scale()
+    except Exception:
+        return "cpu"
+
+
+def checks(cell_id: str, *declared: Check, hidden: int = 0) -> None:
+    """Run a test cell's visible checks in the notebook and print one line for each.
+
+    Every check runs, even after one failed or raised; an exception in student code is a
+    FAIL line with its type and message. `hidden` is how many more checks the grader runs;
+    the summary never says "all passed" while some remain.
+    """
+    namespace = sys._getframe(1).f_globals
+    scale = _grading_scale()
+    outcomes = []
+    for chk in declared:
+        if chk.ref is not None:
+            outcomes.append(Outcome(chk.label, None, "compared with the reference when graded",
+                                    chk.weight))
+            continue
+        try:
+            got = answer(chk.query, namespace)
+        except NotImplementedError:
+            outcomes.append(Outcome(chk.label, False, "not implemented yet", chk.weight))
+            continue
+        except Exception as exc:
+            outcomes.append(Outcome(chk.label, False, f"raised {type(exc).__name__}: {exc}",
+                                    chk.weight))
+            continue
+        outcomes.append(compare(chk, got, scale=scale))
+    print(report(cell_id, outcomes, hidden))
+
+
+def report(cell_id: str, outcomes: list[Outcome], hidden: int = 0) -> str:
+    """The block of lines a student reads under a test cell."""
+    decided = [o for o in outcomes if o.passed is not None]
+    passed = sum(bool(o.passed) for o in decided)
+    later = hidden + len(outcomes) - len(decided)
+    lines = [o.line() for o in outcomes]
+    summary = f"[{cell_id}] {passed} of {len(decided)} checks passed"
+    if later:
+        summary += f"; {later} more checked when your notebook is graded"
+    elif passed == len(decided):
+        summary = f"[{cell_id}] all {passed} checks passed"
+    return "\n".join(lines + [summary])
+
+
+# ---------------------------------------------------------------------------------------
+# Small helpers students call themselves (D2L's check_shape, CS231n's gradient check).
+
+def check_shape(a: Any, shape: tuple[int, ...], name: str = "array") -> bool:
+    """Print PASS/FAIL for `a` having `shape`; return whether it does."""
+    received = tuple(np.shape(a))
+    ok = received == tuple(shape)
+    print(f"{'PASS' if ok else 'FAIL'}  {name} has shape {received}"
+          + ("" if ok else f", expected {tuple(shape)}" + _shape_hint(tuple(shape), received)))
+    return ok
+
+
+def check_close(a: Any, b: Any, tol: float = DEFAULT_TOL, name: str = "values") -> bool:
+    """Print PASS/FAIL for `a` matching `b` to relative error `tol`; return whether it does."""
+    err = rel_error(a, b)
+    ok = np.shape(a) == np.shape(b) and err <= tol
+    print(f"{'PASS' if ok else 'FAIL'}  {name}: relative error {err:.1e} (want <= {tol:.0e})")
+    return ok
+
+
+def grad_check(analytic: Any, numeric: Any, tol: float = 1e-7, name: str = "gradient") -> float:
+    """Compare an analytic gradient with a numerical one and say what the error means.
+
+    The numerical gradient is the student's to compute (lab 01 has them write central
+    differences); this only judges the pair: ~1e-7 or less in float64 means correct,
+    1e-4 and up is almost certainly a bug. Returns the relative error.
+    """
+    err = rel_error(analytic, numeric)
+    verdict = "PASS" if np.shape(analytic) == np.shape(numeric) and err <= tol else "FAIL"
+    print(f"{verdict}  {name} check: relative error {err:.1e} "
+          f"(float64 and a correct gradient give ~1e-7 or less)")
+    return err
+
+
+def declared(source: str) -> Suite:
+    """The Suite a test cell's source declares, without running any check.
+
+    The grader calls this on the instructor's copy of a test cell (never the student's):
+    the source is executed with the names of this module in scope and `checks` bound to a
+    collector, so the declarations become data.
+    """
+    found: list[Suite] = []
+
+    def collect(cell_id: str, *declared_checks: Check, hidden: int = 0) -> None:
+        found.append(Suite(cell_id, tuple(declared_checks), hidden))
+
+    scope = {name: globals()[name] for name in __all__}
+    scope.update(checks=collect, np=np)
+    exec(compile(source, "<test cell>", "exec"), scope)
+    if len(found) != 1:
+        raise ValueError(f"a test cell must call checks(...) exactly once; found {len(found)}")
+    return found[0]
