@@ -1,0 +1,47 @@
+"""The command line: one module per command, each --help with an example; exit codes."""
+import subprocess
+import sys
+
+import pytest
+
+from autograder import cli
+from autograder.config import REPO
+
+
+def test_top_level_help_runs():
+    out = subprocess.run([sys.executable, "-m", "autograder", "--help"], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0
+    for name in cli.COMMANDS:
+        assert name in out.stdout
+
+
+@pytest.mark.parametrize("name", cli.COMMANDS)
+def test_each_command_has_help_with_an_example(name):
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[name]
+    text = sub.format_help()
+    assert "Example" in text and f"python -m autograder {name}" in text
+
+
+def test_collect_command_refuses_and_goes_on(tmp_path, capsys):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "x_00-orientation.ipynb").write_text("{}")
+    (inbox / "y.exe").write_bytes(b"MZ")
+    rc = cli.main(["collect", str(inbox), "--course", str(tmp_path / "c"), "--lab",
+                   "00-orientation"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "refused   y.exe" in out and "1 notebooks collected" in out
+
+
+def test_grade_with_nothing_to_do(tmp_path, capsys):
+    rc = cli.main(["grade", "--course", str(tmp_path), "--quiet", "--workers", "0"])
+    assert rc == 0 and "graded 0 submissions" in capsys.readouterr().out
+
+
+def test_validate_reports_an_invalid_notebook(tmp_path, capsys):
+    bad = tmp_path / "00-orientation.ipynb"
+    bad.write_text("{not json")
+    rc = cli.main(["validate", str(bad)])
+    assert rc == 1 and "not a valid notebook" in capsys.readouterr().out
