@@ -1,0 +1,124 @@
+"""Every notebook: committed without outputs; every solution runs top to bottom at tiny scale.
+
+Run as a script to time notebooks at a scale (``make bench``; ``make demo`` falls back to
+it before the autograder exists)::
+
+    COURSE_SCALE=cpu python tests/test_notebooks.py [NOTEBOOK ...]
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = sorted(ROOT.glob("solutions/*/*.ipynb"))
+COMMITTED = SOLUTIONS + sorted(ROOT.glob("labs/*/*.ipynb"))
+CELL_TIMEOUT = 900        # seconds; a tiny-scale training cell takes well under a minute
+
+
+def _id(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def execute(path: Path, scale: str = "tiny", cell_timeout: int = CELL_TIMEOUT):
+    """Execute a copy of a notebook's folder at ``scale``; return the executed notebook.
+
+    The kernel is this interpreter's (the venv's), started in a temporary copy of the
+    notebook's folder so nothing lands in the working tree.
+    """
+    from nbclient import NotebookClient
+    nb = nbformat.read(path, as_version=4)
+    env = {"COURSE_SCALE": scale, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp) / path.parent.name
+            shutil.copytree(path.parent, work)
+            client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
+                                    resources={"metadata": {"path": str(work)}})
+            client.kernel_manager_class = _venv_kernel_manager()
+            client.execute()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return nb
+
+
+def _venv_kernel_manager():
+    """A KernelManager whose python3 kernel is always sys.executable (never a user kernelspec)."""
+    from jupyter_client.manager import KernelManager
+
+    class VenvKernelManager(KernelManager):
+        def format_kernel_cmd(self, extra_arguments=None):
+            cmd = super().format_kernel_cmd(extra_arguments)
+            return [sys.executable, *cmd[1:]] if cmd and "python" in Path(cmd[0]).name else cmd
+
+    return VenvKernelManager
+
+
+def _is_test_cell(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=_id)
+def test_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+             and (c.get("outputs") or c.get("execution_count") is not None)]
+    assert not dirty, (f"{_id(path)}: code cells {dirty} have outputs or execution counts; "
+                       "clear them (jupyter nbconvert --clear-output --inplace)")
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_id)
+def test_colab_cell_installs_from_the_repo_url(path):
+    from course.env import DEFAULT_REPO_URL
+    code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    assert code and "google.colab" in code[0].source and DEFAULT_REPO_URL in code[0].source, (
+        f"{_id(path)}: the first code cell must install the course on Colab from "
+        f"course.env.DEFAULT_REPO_URL ({DEFAULT_REPO_URL}), overridable by COURSE_REPO_URL")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_id)
+def test_solution_runs_at_tiny_scale(path):
+    nb = execute(path, "tiny")
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not _is_test_cell(cell):
+            continue
+        stderr = [o.get("text", "") for o in cell.outputs
+                  if o.get("output_type") == "stream" and o.get("name") == "stderr"]
+        assert not stderr, (f"{_id(path)} cell {i} ({cell.metadata['nbgrader']['grade_id']}) "
+                            f"writes to stderr, which nbgrader scores 0: {stderr[0][:300]!r}")
+
+
+def main(argv: list[str]) -> int:
+    scale = os.environ.get("COURSE_SCALE", "cpu")
+    paths = [Path(a).resolve() for a in argv] or SOLUTIONS
+    failed = 0
+    for path in paths:
+        t = time.monotonic()
+        try:
+            execute(path, scale)
+            status = "ok"
+        except Exception as e:          # report every notebook, then fail
+            status, failed = f"FAILED: {type(e).__name__}: {str(e)[-2000:]}", failed + 1
+        print(f"{_id(path)}  scale={scale}  {(time.monotonic() - t) / 60:.1f} min  {status}",
+              flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
