@@ -38,7 +38,6 @@ class Task:
     submission: str
     workdir: str
     scale: str = "tiny"
-    reference: str | None = None
     data_dir: str | None = None
     limits: Any = None
 
@@ -72,16 +71,15 @@ def judge_task(task: Task, mark_worker: bool = True) -> Outcome:
     start = time.perf_counter()
     workdir = Path(task.workdir)
     try:
-        from autograder.judge import Limits, grade_notebook
+        from autograder.judge import grade_notebook
 
         if workdir.exists():
             shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True)
+        options = {"limits": task.limits} if task.limits is not None else {}
         result = grade_notebook(
             Path(task.source), Path(task.submission), workdir, lab=task.lab, scale=task.scale,
-            limits=task.limits if task.limits is not None else Limits(),
-            reference=Path(task.reference) if task.reference else None,
-            data_dir=Path(task.data_dir) if task.data_dir else None)
+            data_dir=Path(task.data_dir) if task.data_dir else None, **options)
         return Outcome(task, result, "", time.perf_counter() - start, _worker_name())
     except Exception as exc:  # an infrastructure failure, not a student's
         return Outcome(task, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - start,
@@ -116,10 +114,9 @@ def pending(course: Course, lab: str | None = None, scale: str = "tiny",
         if done.get((student, this_lab)) == parse_timestamp(stamp):
             skipped += 1
             continue
-        ref = course.reference_for(this_lab)
         tasks.append(Task(student, this_lab, stamp, str(course.source_notebook(this_lab)),
                           str(nb), str(course.work / student / this_lab), scale,
-                          str(ref) if ref else None, data_dir, limits))
+                          data_dir, limits))
     return tasks, skipped
 
 
@@ -144,7 +141,11 @@ def gpu_env(index: int, mem_fraction: float = 0.9) -> dict[str, str]:
 
 def make_cluster(workers: int, gpus: int):
     """A local Dask cluster: `gpus` GPU workers, else `workers` CPU workers, one thread each."""
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # workers inherit it
+    import dask
     from distributed import Nanny, Scheduler, SpecCluster
+
+    dask.config.set({"logging.distributed": "error", "distributed.logging.distributed": "error"})
 
     if gpus:
         specs = {f"gpu{i}": {"cls": Nanny, "options": {
