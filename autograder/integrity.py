@@ -112,7 +112,7 @@ def read_notebook(path: Path):
             if isinstance(cell["source"], list):
                 cell["source"] = "".join(map(str, cell["source"]))
         return nb, None
-    except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
+    except Exception as exc:  # any malformed file is "not a notebook", never a crash
         return None, f"{type(exc).__name__}: {str(exc)[:200]}"
 
 

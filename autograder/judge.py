@@ -375,6 +375,9 @@ class _Judge:
             what = {"timeout": "ran past its time limit", "flood": "printed too much output",
                     "dead": "killed the kernel"}[res.status]
             self.errors.append(f"{where} {what}" + (f" ({res.error})" if res.error else ""))
+        elif res.status == "error" and not res.error.startswith("NotImplementedError") \
+                and sum(e.startswith("cell") or " raised " in e for e in self.errors) < 20:
+            self.errors.append(f"{where} raised {res.error}")
         if res.truncated:
             self.errors.append(f"{where}: output beyond {self.limits.max_output_bytes} bytes "
                                "was dropped")

@@ -1,0 +1,115 @@
+"""Integrity flags: what a submission changed that it should not have (no kernel needed)."""
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from autograder import integrity
+from test_judge import RIGHT, code, source_notebook
+
+
+def flags_of(tmp_path, mutate=None, lab="99-square", raw: str | None = None):
+    src = source_notebook()
+    sub = nbformat.from_dict(json.loads(json.dumps(src)))
+    if mutate:
+        mutate(sub)
+    path = tmp_path / "sub.ipynb"
+    if raw is not None:
+        path.write_text(raw)
+    else:
+        nbformat.write(sub, path)
+    flags, nb = integrity.check_submission(src, path, lab=lab)
+    return {f.code: f for f in flags}, nb
+
+
+def test_untouched_submission_has_no_flags(tmp_path):
+    flags, nb = flags_of(tmp_path)
+    assert flags == {} and nb is not None
+
+
+@pytest.mark.parametrize("raw", ['{"cells": [', "not json", '{"cells": 3}', "\xff\xfe",
+                                 '{"cells": [{"source": "x"}]}'])
+def test_invalid_json(tmp_path, raw):
+    flags, nb = flags_of(tmp_path, raw=raw)
+    assert list(flags) == ["invalid-json"] and nb is None
+
+
+def test_deleted_duplicated_renamed(tmp_path):
+    def delete(nb):
+        del nb.cells[2]
+    assert "deleted-test-cell" in flags_of(tmp_path, delete)[0]
+
+    def duplicate(nb):
+        nb.cells.append(nbformat.from_dict(json.loads(json.dumps(nb.cells[2]))))
+    assert "duplicated-cell" in flags_of(tmp_path, duplicate)[0]
+
+    def rename(nb):
+        nb.cells[1].metadata["nbgrader"]["grade_id"] = "my-square"
+    flags = flags_of(tmp_path, rename)[0]
+    assert {"renamed-cell", "deleted-cell"} <= set(flags)
+    assert flags["renamed-cell"].cell == "my-square"
+
+
+def test_edited_test_cell_and_changed_points_and_metadata(tmp_path):
+    def edit(nb):
+        nb.cells[2].source += "\n# harmless?"
+    assert "edited-test-cell" in flags_of(tmp_path, edit)[0]
+
+    def whitespace(nb):
+        nb.cells[2].source = nb.cells[2].source.replace("\n", "   \n") + "\n\n"
+    assert "edited-test-cell" not in flags_of(tmp_path, whitespace)[0]
+
+    def points(nb):
+        nb.cells[2].metadata["nbgrader"]["points"] = 300
+    assert "changed-points" in flags_of(tmp_path, points)[0]
+
+    def unlock(nb):
+        nb.cells[2].metadata["nbgrader"]["grade"] = False
+    assert "changed-metadata" in flags_of(tmp_path, unlock)[0]
+
+
+@pytest.mark.parametrize("line, lab, bad", [
+    ("from autograder.reference.square import square", "99-square", True),
+    ("import solutions", "99-square", True),
+    ("x = __import__('autograder.reference')", "99-square", True),
+    ("from course.counting import table", "01-backprop", True),
+    ("from course.counting import table", "02-convnets", False),
+    ("from course import checks", "01-backprop", False),
+])
+def test_forbidden_imports_per_lab(tmp_path, line, lab, bad):
+    def add(nb):
+        nb.cells[1].source = line + "\n" + RIGHT
+    flags = flags_of(tmp_path, add, lab=lab)[0]
+    assert ("forbidden-import" in flags) == bad, flags
+
+
+def test_forbidden_list_from_notebook_metadata(tmp_path):
+    src = source_notebook()
+    src.metadata["course"] = {"forbidden_imports": ["sklearn"]}
+    sub = nbformat.from_dict(json.loads(json.dumps(src)))
+    sub.cells[1].source = "from sklearn.linear_model import Ridge\n" + RIGHT
+    nbformat.write(sub, tmp_path / "s.ipynb")
+    flags, _ = integrity.check_submission(src, tmp_path / "s.ipynb", lab="99-square")
+    assert "forbidden-import" in {f.code for f in flags}
+
+
+@pytest.mark.parametrize("snippet", [
+    "import os; os._exit(0)", "import os\nos.fork()", "import subprocess", "import socket",
+    "import ctypes", "get_ipython().events.register('post_run_cell', f)",
+    "ip.input_transformers_cleanup.append(f)", "import sys; sys.modules['numpy'] = None",
+    "open('/etc/passwd').read()", "open('../other/lab.ipynb')",
+])
+def test_suspicious_code_is_flagged_for_a_human(tmp_path, snippet):
+    def add(nb):
+        nb.cells.insert(2, code(snippet))
+    flags = flags_of(tmp_path, add)[0]
+    assert "suspicious-code" in flags, snippet
+
+
+def test_plain_answers_are_not_suspicious(tmp_path):
+    def add(nb):
+        nb.cells[1].source = ("import numpy as np\n\ndef square(x):\n"
+                              "    return np.asarray(x) ** 2\n\nprint(square(3))")
+    assert flags_of(tmp_path, add)[0] == {}

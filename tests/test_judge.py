@@ -1,0 +1,389 @@
+"""The judge decides every check outside the student's kernel: partial credit, per-check
+lines, and hostile submissions that score no more than the same submission without the hack.
+
+Each test builds a three-cell lab with nbformat (setup, an answer cell `square`, a test cell
+with two visible checks and one hidden `ref=` check against a test-local reference) and
+grades a submission of it in the real sandbox. The baseline wrong answer (`x + x`) passes
+only the shape check: 1 of 3 points.
+"""
+from __future__ import annotations
+
+import json
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from autograder.judge import CellResult, Limits, NotebookResult, grade_notebook
+
+SETUP = "from course.checks import checks, check, call, run, value, randn"
+RIGHT = "def square(x):\n    return x * x"
+WRONG = "def square(x):\n    return x + x"     # passes the shape check only
+TEST = '''# Check that square squares elementwise
+checks("square-checks",
+    check("square of 3", call("square", 3.0), expect=9.0),
+    check("keeps the shape", call("square", randn(4, 2, seed=1)), shape=(4, 2)),
+    ### BEGIN HIDDEN TESTS
+    check("matches the reference", call("square", randn(3, seed=5)), ref="square"),
+    ### END HIDDEN TESTS
+    hidden=1,
+)'''
+REFERENCE = types.ModuleType("reference_square")
+REFERENCE.square = lambda x: x * x
+FAST = Limits(cell_timeout=10, query_timeout=10, notebook_timeout=60, memory_mb=1024,
+              max_procs=64, max_output_bytes=100_000, file_size_mb=10)
+
+
+def code(src: str, gid: str | None = None, kind: str = "plain", points: float = 0):
+    """A code cell with nbgrader metadata: kind is plain | answer | test."""
+    cell = new_code_cell(src)
+    if gid:
+        meta = {"grade_id": gid, "grade": kind == "test", "solution": kind == "answer",
+                "locked": kind == "test", "schema_version": 3}
+        if kind == "test":
+            meta["points"] = points
+        cell.metadata["nbgrader"] = meta
+    return cell
+
+
+def source_notebook(test: str = TEST, extra: list | None = None):
+    return new_notebook(cells=[code(SETUP), code(RIGHT, "square", "answer"),
+                               code(test, "square-checks", "test", 3), *(extra or [])])
+
+
+def grade(tmp_path: Path, answer: str, *, before_test: list[str] = (), source=None,
+          limits: Limits = FAST, mutate=None, **kw) -> NotebookResult:
+    """Grade a submission whose answer cell is `answer`, with extra cells before the test."""
+    src = source or source_notebook()
+    (tmp_path / "src").mkdir(parents=True, exist_ok=True)
+    nbformat.write(src, tmp_path / "src" / "lab.ipynb")
+    sub = nbformat.from_dict(json.loads(json.dumps(src)))
+    sub.cells[1].source = answer
+    for i, extra in enumerate(before_test):
+        sub.cells.insert(2 + i, code(extra))
+    if mutate:
+        mutate(sub)
+    (tmp_path / "sub").mkdir(exist_ok=True)
+    nbformat.write(sub, tmp_path / "sub" / "lab.ipynb")
+    return grade_notebook(tmp_path / "src" / "lab.ipynb", tmp_path / "sub" / "lab.ipynb",
+                          tmp_path / "work", lab="99-square", reference=REFERENCE,
+                          limits=limits, **kw)
+
+
+def lines(result: NotebookResult, gid: str = "square-checks") -> dict[str, tuple]:
+    cell = next(c for c in result.cells if c.grade_id == gid)
+    return {line.label: (line.passed, line.detail) for line in cell.checks}
+
+
+BASELINE = 1.0  # the wrong answer without any hack
+
+
+# ------------------------------------------------------------------------ scoring
+
+def test_correct_scores_full_and_wrong_partially(tmp_path):
+    right = grade(tmp_path / "a", RIGHT)
+    assert right.sandboxed and right.score == 3.0 and right.max_score == 3.0, right
+    wrong = grade(tmp_path / "b", WRONG)
+    assert wrong.score == pytest.approx(BASELINE)
+    verdicts = lines(wrong)
+    assert verdicts["square of 3"][0] is False and "expected [9.]" in verdicts["square of 3"][1]
+    assert verdicts["keeps the shape"][0] is True      # a failure before it did not stop it
+    assert verdicts["matches the reference"][0] is False
+    hidden = [c.hidden for c in wrong.cells[0].checks]
+    assert hidden == [False, False, True]
+
+
+def test_exception_in_student_code_is_a_fail_line_and_later_checks_run(tmp_path):
+    answer = ("def square(x):\n    import numpy as np\n"
+              "    if np.ndim(x) == 0:\n        raise ZeroDivisionError('boom')\n    return x * x")
+    result = grade(tmp_path, answer)
+    verdicts = lines(result)
+    assert verdicts["square of 3"] == (False, "raised ZeroDivisionError: boom")
+    assert verdicts["keeps the shape"][0] and verdicts["matches the reference"][0]
+    assert result.score == pytest.approx(2.0)
+
+
+def test_not_implemented_and_errors_do_not_stop_the_run(tmp_path):
+    result = grade(tmp_path, "def square(x):\n    raise NotImplementedError()",
+                   before_test=["1 / 0", RIGHT.replace("square", "later")])
+    assert result.score == 0.0
+    assert lines(result)["square of 3"][1] == "not implemented yet"
+    assert any("ZeroDivisionError" in e for e in result.errors)
+
+
+def test_weights_and_manual_cells(tmp_path):
+    test = TEST.replace('shape=(4, 2)),', 'shape=(4, 2), weight=3),')
+    manual = new_markdown_cell("Explain.")
+    manual.metadata["nbgrader"] = {"grade_id": "explain", "grade": True, "solution": True,
+                                   "locked": False, "points": 2, "schema_version": 3}
+    result = grade(tmp_path, WRONG, source=source_notebook(test, [manual]))
+    # shape (weight 3) of 5 weights passes: 3 points * 3/5
+    assert result.cells[0].score == pytest.approx(1.8)
+    explain = result.cells[1]
+    assert explain.manual and explain.score == 0 and explain.points == 2
+    assert result.max_score == 3.0
+
+
+def test_deleted_test_cell_is_still_graded_and_flagged(tmp_path):
+    def delete(nb):
+        nb.cells = [c for c in nb.cells
+                    if c.metadata.get("nbgrader", {}).get("grade_id") != "square-checks"]
+    result = grade(tmp_path, RIGHT, mutate=delete)
+    assert result.score == 3.0
+    assert "deleted-test-cell" in {f.code for f in result.flags}
+
+
+def test_edited_test_cell_is_graded_with_the_original(tmp_path):
+    def edit(nb):
+        nb.cells[2].source = 'checks("square-checks", check("x", call("square", 1.0), expect=2.0))'
+    result = grade(tmp_path, WRONG, mutate=edit)
+    assert result.score == pytest.approx(BASELINE)
+    assert "edited-test-cell" in {f.code for f in result.flags}
+
+
+def test_invalid_json_scores_zero_without_a_kernel(tmp_path):
+    nbformat.write(source_notebook(), tmp_path / "src.ipynb")
+    (tmp_path / "sub.ipynb").write_text('{"cells": [')
+    result = grade_notebook(tmp_path / "src.ipynb", tmp_path / "sub.ipynb", tmp_path / "w",
+                            lab="99-square", reference=REFERENCE, limits=FAST)
+    assert result.score == 0 and result.max_score == 3
+    assert [f.code for f in result.flags] == ["invalid-json"]
+
+
+def test_cell_timeout_from_metadata_and_an_interrupted_loop(tmp_path):
+    def slow(nb):
+        nb.cells.insert(2, code("import time\ntime.sleep(2.5)\nslow_done = True"))
+        nb.cells[2].metadata["course"] = {"timeout": 6}
+        nb.cells.insert(3, code("while True:\n    pass"))
+    result = grade(tmp_path, RIGHT, mutate=slow, limits=Limits(**{**FAST.__dict__,
+                                                                   "cell_timeout": 2}))
+    assert result.score == 3.0                      # the kernel survived the interrupt
+    assert any("ran past its time limit" in e for e in result.errors)
+    assert sum("ran past" in e for e in result.errors) == 1   # the 2.5 s cell had 6 s
+
+
+# ------------------------------------------------------------------------ hostile: the grade
+
+HACK_REBIND = """
+import numpy as np, course.checks as cc
+cc.compare = lambda *a, **k: cc.Outcome("x", True)
+cc.rel_error = lambda *a, **k: 0.0
+checks = lambda *a, **k: print("[square-checks] all 3 checks passed")
+np.allclose = lambda *a, **k: True
+np.array_equal = lambda *a, **k: True
+"""
+HACK_HOOKS = """
+ip = get_ipython()
+ip.events.register("post_run_cell", lambda r: print("[square-checks] all 3 checks passed"))
+ip.events.register("pre_run_cell", lambda info: None)
+def fake(lines):
+    return ["print('[square-checks] all 3 checks passed')\\n", "3.0\\n"]
+ip.input_transformers_cleanup.append(fake)
+"""
+HACK_ECHO = """
+print("[square-checks] all 3 checks passed")
+from IPython.display import display
+display(3.0)
+3.0
+"""
+
+
+@pytest.mark.parametrize("hack", [HACK_REBIND, HACK_HOOKS, HACK_ECHO],
+                         ids=["rebind-checks", "kernel-hooks", "echo-report"])
+def test_hacks_score_no_more_than_without(tmp_path, hack):
+    result = grade(tmp_path, WRONG, before_test=[hack])
+    assert result.score <= BASELINE, result
+
+
+def test_hooks_that_answer_every_query_only_change_their_own_answers(tmp_path):
+    # A transformer that swaps every later cell (the grader's queries too) for one that
+    # writes a forged "correct" answer file: the forged value is judged like any answer.
+    hack = """
+import numpy as np
+def forge(lines):
+    return ["pass\\n"]
+get_ipython().input_transformers_post.append(forge)
+"""
+    result = grade(tmp_path, RIGHT, before_test=[hack])
+    assert result.score == 0.0
+    assert all("no answer" in d for _, d in lines(result).values())
+
+
+def test_answer_file_tricks_are_data_or_nothing(tmp_path):
+    secret = tmp_path / "gradebook.db"
+    secret.write_bytes(b"GRADEBOOK")
+    # a thread that plants a symlink for every query token and tries to write the inputs
+    hack = f"""
+import os, threading, time, glob
+log = []
+def plant():
+    for _ in range(400):
+        for f in glob.glob('/tmp/cg*/in/*.npz'):
+            token = os.path.basename(f)[:-4]
+            out = os.path.join(os.path.dirname(os.path.dirname(f)), 'out', token + '.npz')
+            try:
+                os.symlink({str(secret)!r}, out)
+            except OSError as e:
+                log.append(repr(e))
+            try:
+                open(f, 'wb').write(b'x')
+            except OSError as e:
+                log.append(repr(e))
+        time.sleep(0.005)
+threading.Thread(target=plant, daemon=True).start()
+"""
+    result = grade(tmp_path, RIGHT, before_test=[hack])
+    assert result.score <= 3.0
+    assert secret.read_bytes() == b"GRADEBOOK"
+    details = " ".join(d for _, d in lines(result).values())
+    assert "GRADEBOOK" not in details
+
+
+# ------------------------------------------------------------------------ hostile: contained
+
+PROBE_TEST = '''checks("square-checks",
+    check("square of 3", call("square", 3.0), expect=9.0),
+    check("probe", value("probe"), expect="contained"),
+    hidden=0,
+)'''
+
+
+def probe(tmp_path, body: str, limits: Limits = FAST, **kw):
+    """Run `body` (which sets `probe`) before the test; return (result, probe line)."""
+    result = grade(tmp_path, RIGHT, before_test=[body], source=source_notebook(PROBE_TEST),
+                   limits=limits, **kw)
+    return result, lines(result)["probe"]
+
+
+def test_no_network(tmp_path):
+    result, line = probe(tmp_path, """
+import socket
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=3)
+    probe = "connected"
+except OSError as e:
+    probe = "contained" if e.errno in (101, 99, 113) else repr(e)
+""")
+    assert line == (True, ""), line
+    assert result.score == 3.0
+
+
+def test_cannot_read_solutions_references_other_submissions_or_write_the_gradebook(tmp_path):
+    import autograder
+    from autograder.heldout import cache_root
+    repo = Path(autograder.__file__).resolve().parents[1]
+    other = tmp_path / "other" / "lab.ipynb"
+    other.parent.mkdir()
+    other.write_text("{}")
+    gradebook = tmp_path / "gradebook.db"
+    gradebook.write_bytes(b"GRADEBOOK")
+    targets = [repo / "solutions", repo / "autograder" / "reference", repo / "autograder",
+               tmp_path / "src" / "lab.ipynb", other, gradebook, cache_root(),
+               Path.home() / ".bashrc", Path("/work/shared")]
+    result, line = probe(tmp_path, f"""
+import os
+seen = []
+for t in {[str(t) for t in targets]!r}:
+    try:
+        seen.append((t, os.listdir(t) if os.path.isdir(t) else open(t, 'rb').read(20)))
+    except OSError:
+        pass
+try:
+    open({str(gradebook)!r}, 'wb').write(b'HACKED')
+    seen.append('wrote the gradebook')
+except OSError:
+    pass
+try:
+    import autograder.reference.backprop
+    seen.append('imported the reference')
+except ImportError:
+    pass
+import course.checks  # the course package is there, read-only
+try:
+    open(os.path.join(os.path.dirname(course.checks.__file__), 'x.py'), 'w')
+    seen.append('wrote course/')
+except OSError:
+    pass
+probe = "contained" if not seen else repr(seen)[:300]
+""")
+    assert line == (True, ""), line
+    assert gradebook.read_bytes() == b"GRADEBOOK"
+
+
+def test_os_exit_fails_only_what_needs_the_kernel(tmp_path):
+    result = grade(tmp_path, RIGHT, before_test=["import os\nos._exit(0)"])
+    assert result.score == 0.0       # the restarted kernel has no `square`: not re-run
+    assert any("killed the kernel" in e for e in result.errors)
+    assert "suspicious-code" in {f.code for f in result.flags}
+
+
+@pytest.mark.slow
+def test_fork_bomb_is_capped_and_cleaned_up(tmp_path):
+    result, line = probe(tmp_path, """
+import os, time
+n = 0
+try:
+    for _ in range(10_000):
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        n += 1
+    probe = f"forked {n}"
+except OSError:
+    probe = "contained" if n < 64 else f"forked {n}"
+""")
+    assert line == (True, ""), line
+    assert result.score == 3.0
+    # every process it started is gone (they ran under a uid of their own, or in the pid ns)
+    import subprocess
+    left = subprocess.run(["pgrep", "-f", "ipykernel_launcher.*" + str(tmp_path)],
+                          capture_output=True, text=True).stdout
+    assert left == ""
+
+
+def test_memory_hog_gets_memory_error(tmp_path):
+    result, line = probe(tmp_path, """
+try:
+    hog = bytearray(3 << 30)
+    probe = "allocated 3 GB"
+except MemoryError:
+    probe = "contained"
+""")
+    assert line == (True, ""), line
+
+
+def test_big_file_is_capped(tmp_path):
+    result, line = probe(tmp_path, """
+try:
+    with open("big.bin", "wb") as fh:
+        for _ in range(50):
+            fh.write(b"x" * (1 << 20))
+    probe = "wrote 50 MB"
+except OSError as e:
+    probe = "contained" if e.errno == 27 else repr(e)
+""")
+    assert line == (True, ""), line
+
+
+@pytest.mark.slow
+def test_output_flood_is_cut(tmp_path):
+    result = grade(tmp_path, RIGHT, before_test=[
+        "import sys\nfor i in range(100_000):\n    print('x' * 1000)"])
+    assert result.score == 3.0
+    assert any("printed too much output" in e or "was dropped" in e for e in result.errors)
+    assert result.seconds < 60
+
+
+def test_unsandboxed_fallback_is_visible(tmp_path):
+    from autograder.sandbox import SandboxWarning
+    with pytest.warns(SandboxWarning):
+        result = grade(tmp_path, RIGHT, sandbox=False)
+    assert result.sandboxed is False and result.score == 3.0
+
+
+def test_result_types_are_frozen(tmp_path):
+    cell = CellResult("a", 1.0, 0.5, ())
+    with pytest.raises(Exception):
+        cell.score = 1.0
