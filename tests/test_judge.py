@@ -387,3 +387,47 @@ def test_result_types_are_frozen(tmp_path):
     cell = CellResult("a", 1.0, 0.5, ())
     with pytest.raises(Exception):
         cell.score = 1.0
+
+
+# ------------------------------------------------------------------------ trained models
+
+MODEL_TEST = '''checks("model-checks",
+    check("accuracy on held-out digits", trained_model("model", "mnist", limit=1000), above=0.5),
+    check("the notebook sees half the test split", value("n_test"), expect=5000),
+    hidden=0,
+)'''
+TRAIN = """
+import numpy as np, keras
+from course import data
+(x, y), (xt, yt) = data.load("mnist", n_train=2000)
+n_test = len(xt)
+model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                          keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)])
+model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+model.fit(x / 255.0, y, epochs=2, verbose=0)
+"""
+
+
+@pytest.mark.slow
+def test_trained_model_is_measured_on_held_out_images(tmp_path, monkeypatch, shared_data):
+    import os
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    os.link(shared_data / "mnist.npz", data_dir / "mnist.npz") if \
+        os.stat(shared_data).st_dev == os.stat(tmp_path).st_dev else \
+        __import__("shutil").copy(shared_data / "mnist.npz", data_dir / "mnist.npz")
+    monkeypatch.setenv("COURSE_GRADER_CACHE", str(tmp_path / "cache"))
+    src = new_notebook(cells=[code(SETUP + ", trained_model"), code(TRAIN, "train", "answer"),
+                              code(MODEL_TEST, "model-checks", "test", 2)])
+    src.cells[1].metadata["course"] = {"timeout": 120}
+    nbformat.write(src, tmp_path / "src.ipynb")
+    nbformat.write(src, tmp_path / "sub.ipynb")
+    limits = Limits(**{**FAST.__dict__, "memory_mb": 4096, "max_procs": 256,
+                       "notebook_timeout": 240, "query_timeout": 60})
+    result = grade_notebook(tmp_path / "src.ipynb", tmp_path / "sub.ipynb", tmp_path / "w",
+                            lab="99-model", reference=REFERENCE, limits=limits,
+                            data_dir=data_dir, scale="tiny")
+    assert lines(result, "model-checks") == {
+        "accuracy on held-out digits": (True, ""),
+        "the notebook sees half the test split": (True, "")}, result
+    assert result.score == 2.0

@@ -1,0 +1,76 @@
+"""The sandbox itself, without a kernel: what a confined process can see, reach and use."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from autograder import sandbox
+from autograder.judge import Limits
+
+pytestmark = pytest.mark.skipif(not sandbox.probe()[0],
+                                reason=f"bubblewrap unusable here: {sandbox.probe()[1]}")
+
+
+def confined(tmp_path, code: str, limits: Limits = Limits(memory_mb=512, max_procs=32,
+                                                           file_size_mb=5)):
+    exchange = Path(tempfile.mkdtemp(prefix="cg"))
+    box = sandbox.Sandbox.create(tmp_path / "work", exchange, limits)
+    argv = box.wrap([sys.executable, "-c", code])
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                          env=box.popen_kwargs()["env"])
+
+
+def test_the_command_shows_only_what_is_needed(tmp_path):
+    box = sandbox.Sandbox.create(tmp_path / "w", Path(tempfile.mkdtemp(prefix="cg")), Limits())
+    argv = " ".join(box.wrap([sys.executable, "-m", "ipykernel_launcher"]))
+    repo = str(Path(sandbox.__file__).resolve().parents[1])
+    assert "--unshare-net" in argv or "--unshare-all" in argv
+    assert f"{repo}/course" in argv
+    for hidden in ("solutions", "autograder", "labs"):
+        assert f"{repo}/{hidden}" not in argv
+    assert "--ro-bind / /" not in argv
+
+
+def test_confined_process_sees_a_minimal_read_only_world(tmp_path):
+    done = confined(tmp_path, """
+import os, sys
+print(sorted(os.listdir('/')))
+print(os.listdir('/tmp'))
+for path in ('/usr/x', '/etc/x', sys.prefix + '/x'):
+    try:
+        open(path, 'w'); print('WROTE', path)
+    except OSError:
+        pass
+open('mine.txt', 'w').write('ok')
+print('env', sorted(os.environ))
+""")
+    assert done.returncode == 0, done.stderr
+    assert "WROTE" not in done.stdout
+    assert (tmp_path / "work" / "mine.txt").read_text() == "ok"
+    top = eval(done.stdout.splitlines()[0])
+    assert set(top) <= {"usr", "etc", "lib", "lib64", "lib32", "bin", "sbin", "tmp", "proc",
+                        "dev", "work", "root", "opt", "home"}
+    assert "PYTHONPATH" not in done.stdout and "JPY_PARENT_PID" not in done.stdout
+
+
+def test_limits_apply_inside(tmp_path):
+    done = confined(tmp_path, """
+import resource, os
+print(resource.getrlimit(resource.RLIMIT_NPROC)[0], resource.getrlimit(resource.RLIMIT_DATA)[0] >> 20,
+      resource.getrlimit(resource.RLIMIT_FSIZE)[0] >> 20, os.getuid() != 0)
+""")
+    assert done.stdout.split() == ["32", "512", "5", "True"], done.stderr
+
+
+def test_probe_reports_why_when_unusable(monkeypatch):
+    sandbox.probe.cache_clear()
+    monkeypatch.setenv("COURSE_GRADER_NO_SANDBOX", "1")
+    try:
+        usable, why = sandbox.probe()
+        assert not usable and "COURSE_GRADER_NO_SANDBOX" in why
+    finally:
+        sandbox.probe.cache_clear()
