@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,9 @@ def judge_task(task: Task, mark_worker: bool = True) -> Outcome:
     if mark_worker:
         os.environ[ROLE_ENV] = "worker"  # from now on this process cannot open the gradebook
     start = time.perf_counter()
-    workdir = Path(task.workdir)
+    # A private folder outside the course directory: the sandbox makes only it writable.
+    workdir = Path(task.workdir) if task.workdir else \
+        Path(tempfile.mkdtemp(prefix=f"grade-{task.student}-{task.lab}-"))
     try:
         from autograder.judge import grade_notebook
 
@@ -115,7 +118,7 @@ def pending(course: Course, lab: str | None = None, scale: str = "tiny",
             skipped += 1
             continue
         tasks.append(Task(student, this_lab, stamp, str(course.source_notebook(this_lab)),
-                          str(nb), str(course.work / student / this_lab), scale,
+                          str(nb), "", scale,
                           data_dir, limits))
     return tasks, skipped
 
