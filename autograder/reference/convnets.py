@@ -127,7 +127,8 @@ def size_table_variant(size, channels, c1, c3, k, stride, padding, f5):
     """The run query's model (see the test cell): conv, max-pool, conv, avg-pool, 2 dense."""
     spec = [("conv", c1, k, stride, padding), ("pool", 2), ("conv", c3, k, 1, "valid"),
             ("pool", 2), ("dense", f5), ("dense", 10)]
-    return {"table": table_from_spec((size, size, channels), spec)}
+    t = table_from_spec((size, size, channels), spec)
+    return {"table": t, "counts": t[:, :3], "parameters": t[:, 3]}
 
 
 def lenet5_size_table():
