@@ -204,15 +204,15 @@ def grade(course: Course, *, lab: str | None = None, workers: int = 2, gpus: str
             try:
                 with Client(scheduler or cluster) as client:
                     used = len(client.scheduler_info().get("workers", {}))
-                    futures = [client.submit(judge_task, t, key=f"judge-{t.student}-{t.lab}-{i}",
-                                             pure=False, retries=0)
-                               for i, t in enumerate(tasks)]
-                    for future in as_completed(futures):
+                    futures = {client.submit(judge_task, t, key=f"judge-{t.student}-{t.lab}-{i}",
+                                             pure=False, retries=0): t
+                               for i, t in enumerate(tasks)}
+                    for future in as_completed(list(futures)):
                         try:
                             outcome = future.result()
                         except Exception as exc:  # the worker died (KilledWorker, ...)
-                            task = tasks[futures.index(future)]
-                            outcome = Outcome(task, None, f"worker failed: {type(exc).__name__}: {exc}")
+                            outcome = Outcome(futures[future], None,
+                                              f"worker failed: {type(exc).__name__}: {exc}")
                         handle(outcome)
             finally:
                 if cluster is not None:
