@@ -25,6 +25,9 @@ How grading works
    accuracy is measured here on the held-out half. A cell scores
    ``points * (weights passed) / (weights)``. Nothing the kernel prints or displays counts.
 
+``CheckLine.detail`` of a hidden check can state the expected value: it is for the
+instructor; feedback must show hidden checks by label and verdict only.
+
 A query that times out fails its checks; a kernel that dies (``os._exit``, out of memory)
 is restarted once per notebook for the remaining queries, which then fail with "not defined"
 unless the state they need is rebuilt: the notebook is not re-run (that could take as long

@@ -83,7 +83,11 @@ class SandboxedKernel:
                                      display_name="sandboxed python", resource_dir="")
         km.write_connection_file()
         self.box.give(Path(km.connection_file))
-        km.start_kernel(cwd=str(self.box.workdir), **self.box.popen_kwargs())
+        kwargs = self.box.popen_kwargs()
+        try:
+            km.start_kernel(cwd=str(self.box.workdir), **kwargs)
+        finally:
+            kwargs["stderr"].close()  # the kernel holds its own copy of the log
         self.km = km
         kc = km.blocking_client()
         kc.start_channels()
