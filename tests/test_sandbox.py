@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ pytestmark = pytest.mark.skipif(not sandbox.probe()[0],
 
 def confined(tmp_path, code: str, limits: Limits = Limits(memory_mb=512, max_procs=32,
                                                            file_size_mb=5)):
-    exchange = Path(tempfile.mkdtemp(prefix="cg"))
+    exchange = tmp_path / "x"
     box = sandbox.Sandbox.create(tmp_path / "work", exchange, limits)
     argv = box.wrap([sys.executable, "-c", code])
     return subprocess.run(argv, capture_output=True, text=True, timeout=60,
@@ -25,7 +24,7 @@ def confined(tmp_path, code: str, limits: Limits = Limits(memory_mb=512, max_pro
 
 
 def test_the_command_shows_only_what_is_needed(tmp_path):
-    box = sandbox.Sandbox.create(tmp_path / "w", Path(tempfile.mkdtemp(prefix="cg")), Limits())
+    box = sandbox.Sandbox.create(tmp_path / "w", tmp_path / "x", Limits())
     argv = " ".join(box.wrap([sys.executable, "-m", "ipykernel_launcher"]))
     repo = str(Path(sandbox.__file__).resolve().parents[1])
     assert "--unshare-net" in argv or "--unshare-all" in argv
