@@ -33,8 +33,9 @@ $(STAMP):
 	rm -f $(VENV)/.setup-*
 	touch $@
 
+# No test may hang: 30 minutes at most each (pytest-timeout; @pytest.mark.timeout overrides).
 test: setup
-	$(DATA_ENV) $(VENV)/bin/python -m pytest -q tests/
+	$(DATA_ENV) $(VENV)/bin/python -m pytest -q --timeout=1800 tests/
 
 demo: setup
 	@if [ -f autograder/__main__.py ]; then \
