@@ -499,7 +499,9 @@ def main(argv=None) -> int:
                 print(f"{name}: already available")
                 continue
             if not online(DATASETS[name][1]):
-                print(f"{name}: cannot reach {DATASETS[name][1]}; copy the .npz files into "
+                why = " (COURSE_OFFLINE is set)" if os.environ.get("COURSE_OFFLINE") else ""
+                files = "cifar10_*.npz" if name == "cifar10" else ", ".join(DATASETS[name][0])
+                print(f"{name}: cannot reach {DATASETS[name][1]}{why}; copy {files} into "
                       f"{cache_dir()} instead", file=sys.stderr)
                 return 1
             _download(name)
