@@ -1,5 +1,6 @@
 """course.env: one-line report, seeds, scale resolution, by_scale, Colab helpers."""
 import importlib
+import os
 import subprocess
 import sys
 
@@ -100,3 +101,15 @@ def test_colab_detection(monkeypatch):
     assert not env.on_colab()
     monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab-x")
     assert env.on_colab()
+
+
+@pytest.mark.slow
+def test_setup_under_jax_backend():
+    """The same call works under a second Keras backend (the GPU machines run JAX)."""
+    pytest.importorskip("jax")
+    code = ("import course.env as e; env = e.setup(seed=1, scale='tiny'); "
+            "assert env.backend == 'jax', env; print(env.device)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "on jax" in r.stdout and "scale=tiny" in r.stdout
