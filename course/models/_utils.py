@@ -63,6 +63,10 @@ class ChannelPad(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.channels,)
 
+    def count_connections(self, input_shapes, output_shape, include_bias):
+        """No multiply-adds (see course.counting)."""
+        return 0
+
     def get_config(self):
         return {**super().get_config(), "channels": self.channels}
 
@@ -96,6 +100,13 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+    def count_connections(self, input_shapes, output_shape, include_bias):
+        """One multiply-add per unit and channel of its window (see course.counting)."""
+        units = 1
+        for d in output_shape[1:]:
+            units *= d
+        return units * (2 * self.depth_radius + 1)
 
     def get_config(self):
         return {

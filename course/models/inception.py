@@ -117,7 +117,8 @@ def build_googlenet(
     if branch3_kernel_size not in (3, 5):
         raise ValueError(f"{name}: branch3_kernel_size must be 3 or 5; got {branch3_kernel_size!r}")
     if aux_classifiers and (small_input or min(shape[:2]) < 224):
-        raise ValueError(f"{name}: aux_classifiers need an input of at least 224x224; got {input_shape!r}")
+        raise ValueError(f"{name}: with aux_classifiers, input_shape must be at least (224, 224, C) and "
+            f"small_input False; got {input_shape!r}, small_input={small_input!r}")
     unit = dict(batch_norm=batch_norm)
     block = dict(branch3_kernel_size=branch3_kernel_size, **unit)
     inputs = keras.Input(shape=shape, name="input")
