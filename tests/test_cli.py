@@ -45,3 +45,37 @@ def test_validate_reports_an_invalid_notebook(tmp_path, capsys):
     bad.write_text("{not json")
     rc = cli.main(["validate", str(bad)])
     assert rc == 1 and "not a valid notebook" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_validate_passes_a_correct_notebook_and_lists_problems(tmp_path):
+    """validate runs the notebook itself (no nbgrader, no solutions needed) and reports."""
+    import json
+
+    from autograder import samples
+    from autograder.config import Course
+    from autograder.validate import render, validate
+
+    lab = "00-orientation"
+    course = Course(tmp_path, REPO)
+    if not course.release_notebook(lab).is_file():
+        pytest.skip("lab 00 not released")
+    by_kind = {s.kind: s for s in samples.load(lab)}
+    good = tmp_path / f"{lab}.ipynb"
+    good.write_bytes(samples.build(course, by_kind["correct"]))
+    report = validate(good, timeout=300)
+    assert report.ok, render(report)
+    assert all(c.lines for c in report.cells)
+    assert "hidden checks run when your notebook is graded" in render(report)
+
+    blank = json.loads(samples.build(course, by_kind["blank"]))
+    test_cell = next(c for c in blank["cells"]
+                     if c["metadata"].get("nbgrader", {}).get("grade") is True)
+    blank["cells"].remove(test_cell)
+    bad = tmp_path / "mine.ipynb"
+    bad.write_text(json.dumps(blank))
+    report = validate(bad, lab=lab, timeout=300)
+    text = render(report)
+    assert not report.ok and "NOT READY" in text
+    assert any("missing cell" in p for p in report.problems)
+    assert any(line.startswith("FAIL") for c in report.cells for line in c.lines)
