@@ -199,3 +199,19 @@ def test_killed_grading_run_resumes_without_loss_or_regrading(tmp_path):
     got = {(r.student, r.lab): r.score for r in scores(course)}
     assert got == {(s.name, lab): pytest.approx(s.expected) for s in cheap}
     assert grade(course, workers=0, progress=False).graded == []
+
+
+def test_gpu_workers_get_one_device_each():
+    """--gpus N: one worker per GPU, each seeing only its own device and a memory fraction
+    (checked on the worker's environment, which the kernels it starts inherit)."""
+    from distributed import Client
+
+    from autograder.grade import make_cluster
+
+    with make_cluster(0, 2) as cluster, Client(cluster) as client:
+        envs = client.run(lambda: {k: __import__("os").environ.get(k) for k in (
+            "CUDA_VISIBLE_DEVICES", "XLA_PYTHON_CLIENT_MEM_FRACTION",
+            "TF_FORCE_GPU_ALLOW_GROWTH", "AUTOGRADER_ROLE")})
+    assert sorted(e["CUDA_VISIBLE_DEVICES"] for e in envs.values()) == ["0", "1"]
+    assert all(e["XLA_PYTHON_CLIENT_MEM_FRACTION"] and e["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
+               and e["AUTOGRADER_ROLE"] == "worker" for e in envs.values())
