@@ -94,6 +94,16 @@ def _norm(source) -> str:
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
 
+HIDDEN_BLOCK = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?",
+                          re.S | re.M)
+
+
+def released_source(source) -> str:
+    """A test cell as students receive it: the hidden block removed, as nbgrader does."""
+    text = "".join(source) if isinstance(source, list) else str(source or "")
+    return _norm(HIDDEN_BLOCK.sub("", text))
+
+
 def read_notebook(path: Path):
     """(notebook, None) or (None, reason) for a file that is not a readable notebook."""
     try:
@@ -199,7 +209,8 @@ def check_submission(source_nb, submission: Path, *, lab: str):
                 what = ", ".join(changed) or "cell_type"
                 flags.append(Flag("changed-metadata", f"cell {gid}: nbgrader metadata changed "
                                   f"({what})", gid))
-            if is_test_cell(src) and _norm(src.source) != _norm(cell.get("source", "")):
+            if is_test_cell(src) and _norm(cell.get("source", "")) not in (
+                    released_source(src.source), _norm(src.source)):
                 flags.append(Flag("edited-test-cell", f"test cell {gid} was edited (graded "
                                   "with the original)", gid))
         if cell.get("cell_type") != "code" or (gid in src_cells and is_test_cell(src_cells[gid])):

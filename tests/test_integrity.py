@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from autograder import integrity
 from test_judge import RIGHT, code, source_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def flags_of(tmp_path, mutate=None, lab="99-square", raw: str | None = None):
@@ -113,3 +116,20 @@ def test_plain_answers_are_not_suspicious(tmp_path):
         nb.cells[1].source = ("import numpy as np\n\ndef square(x):\n"
                               "    return np.asarray(x) ** 2\n\nprint(square(3))")
     assert flags_of(tmp_path, add)[0] == {}
+
+
+def test_the_released_copy_of_a_test_cell_with_hidden_checks_is_not_an_edit(tmp_path):
+    """Students receive test cells without their hidden block: that copy is the original."""
+    released = nbformat.read(ROOT / "labs/01-backprop/01-backprop.ipynb", as_version=4)
+    path = tmp_path / "sub.ipynb"
+    nbformat.write(released, path)
+    source = nbformat.read(ROOT / "solutions/01-backprop/01-backprop.ipynb", as_version=4)
+    flags, _ = integrity.check_submission(source, path, lab="01-backprop")
+    assert "edited-test-cell" not in {f.code for f in flags}
+
+    cell = next(c for c in released.cells if c.metadata.get("nbgrader", {}).get("grade")
+                and not c.metadata["nbgrader"].get("solution"))
+    cell.source = cell.source.replace("checks(", "checks(  # mine\n", 1)
+    nbformat.write(released, path)
+    flags, _ = integrity.check_submission(source, path, lab="01-backprop")
+    assert "edited-test-cell" in {f.code for f in flags}
