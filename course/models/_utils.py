@@ -1,16 +1,19 @@
 """Input validation and small layers shared by the builders of `course.models`."""
 
+import math
+
 import keras
 from keras import layers
 from keras import ops
 
 
-def check_input_shape(input_shape, *, min_size, arch, channels=None):
+def check_input_shape(input_shape, *, min_size, arch, channels=None, exact=False):
     """Return `input_shape` as a tuple `(H, W, C)` after checking it.
 
     Raises:
         ValueError: when the shape is not `(H, W, C)` with `H, W >= min_size`
-            (and `C == channels` when given), saying what was received.
+            (`H == W == min_size` if `exact`; `C == channels` when given), saying
+            what was received.
     """
     shape = tuple(input_shape) if input_shape is not None else None
     ok = (
@@ -24,6 +27,10 @@ def check_input_shape(input_shape, *, min_size, arch, channels=None):
         raise ValueError(
             f"{arch}: input_shape must be (H, W, C) with integer H, W >= {min_size}; "
             f"got {input_shape!r}"
+        )
+    if exact and shape[:2] != (min_size, min_size):
+        raise ValueError(
+            f"{arch}: input_shape must be ({min_size}, {min_size}, C); got {input_shape!r}"
         )
     if channels is not None and shape[2] != channels:
         raise ValueError(
@@ -103,10 +110,7 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     def count_connections(self, input_shapes, output_shape, include_bias):
         """One multiply-add per unit and channel of its window (see course.counting)."""
-        units = 1
-        for d in output_shape[1:]:
-            units *= d
-        return units * (2 * self.depth_radius + 1)
+        return math.prod(output_shape[1:]) * (2 * self.depth_radius + 1)
 
     def get_config(self):
         return {

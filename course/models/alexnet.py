@@ -13,13 +13,38 @@ from keras import layers
 from course.models._utils import LocalResponseNormalization, check_input_shape, check_num_classes
 
 
-def _classifier(x, num_classes, fc_units, dropout, classifier_activation):
+def _alexnet(shape, num_classes, *, widths, groups, lrn, small_input, fc_units, dropout,
+             classifier_activation, name):
+    """The five convolutions, three max-pools and three dense layers both versions share."""
+    pool_padding = "same" if small_input else "valid"
+
+    def conv(x, i, kernel, **kwargs):
+        return layers.Conv2D(widths[i - 1], kernel, groups=groups[i - 1], activation="relu",
+                             name=f"conv{i}", **kwargs)(x)
+
+    def pool(x, i):
+        if lrn and i < 3:
+            x = LocalResponseNormalization(name=f"norm{i}")(x)
+        return layers.MaxPooling2D(3, strides=2, padding=pool_padding, name=f"pool{i}")(x)
+
+    inputs = keras.Input(shape=shape, name="input")
+    if small_input:
+        x = conv(inputs, 1, 5, padding="same")
+    else:
+        # torchvision pads conv1 by 2; the paper's 227x227 input needs no padding.
+        x = inputs if lrn else layers.ZeroPadding2D(2, name="conv1_pad")(inputs)
+        x = conv(x, 1, 11, strides=4)
+    x = pool(x, 1)
+    x = pool(conv(x, 2, 5, padding="same"), 2)
+    for i in (3, 4, 5):
+        x = conv(x, i, 3, padding="same")
+    x = pool(x, 5)
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dropout(dropout, name="drop6")(x)
-    x = layers.Dense(fc_units, activation="relu", name="fc6")(x)
-    x = layers.Dropout(dropout, name="drop7")(x)
-    x = layers.Dense(fc_units, activation="relu", name="fc7")(x)
-    return layers.Dense(num_classes, activation=classifier_activation, name="fc8")(x)
+    for i in (6, 7):
+        x = layers.Dropout(dropout, name=f"drop{i}")(x)
+        x = layers.Dense(fc_units, activation="relu", name=f"fc{i}")(x)
+    outputs = layers.Dense(num_classes, activation=classifier_activation, name="fc8")(x)
+    return keras.Model(inputs, outputs, name=name)
 
 
 def build_alexnet(
@@ -59,22 +84,9 @@ def build_alexnet(
     """
     shape = check_input_shape(input_shape, min_size=32 if small_input else 63, arch=name)
     check_num_classes(num_classes, arch=name)
-    pool_padding = "same" if small_input else "valid"
-    inputs = keras.Input(shape=shape, name="input")
-    if small_input:
-        x = layers.Conv2D(64, 5, padding="same", activation="relu", name="conv1")(inputs)
-    else:
-        x = layers.ZeroPadding2D(2, name="conv1_pad")(inputs)
-        x = layers.Conv2D(64, 11, strides=4, activation="relu", name="conv1")(x)
-    x = layers.MaxPooling2D(3, strides=2, padding=pool_padding, name="pool1")(x)
-    x = layers.Conv2D(192, 5, padding="same", activation="relu", name="conv2")(x)
-    x = layers.MaxPooling2D(3, strides=2, padding=pool_padding, name="pool2")(x)
-    x = layers.Conv2D(384, 3, padding="same", activation="relu", name="conv3")(x)
-    x = layers.Conv2D(256, 3, padding="same", activation="relu", name="conv4")(x)
-    x = layers.Conv2D(256, 3, padding="same", activation="relu", name="conv5")(x)
-    x = layers.MaxPooling2D(3, strides=2, padding=pool_padding, name="pool5")(x)
-    outputs = _classifier(x, num_classes, fc_units, dropout, classifier_activation)
-    return keras.Model(inputs, outputs, name=name)
+    return _alexnet(shape, num_classes, widths=(64, 192, 384, 256, 256), groups=(1,) * 5,
+                    lrn=False, small_input=small_input, fc_units=fc_units, dropout=dropout,
+                    classifier_activation=classifier_activation, name=name)
 
 
 def build_alexnet_two_tower(
@@ -116,20 +128,6 @@ def build_alexnet_two_tower(
     """
     shape = check_input_shape(input_shape, min_size=32 if small_input else 67, arch=name)
     check_num_classes(num_classes, arch=name)
-    pool_padding = "same" if small_input else "valid"
-    inputs = keras.Input(shape=shape, name="input")
-    if small_input:
-        x = layers.Conv2D(96, 5, padding="same", activation="relu", name="conv1")(inputs)
-    else:
-        x = layers.Conv2D(96, 11, strides=4, activation="relu", name="conv1")(inputs)
-    x = LocalResponseNormalization(name="norm1")(x)
-    x = layers.MaxPooling2D(3, strides=2, padding=pool_padding, name="pool1")(x)
-    x = layers.Conv2D(256, 5, padding="same", groups=2, activation="relu", name="conv2")(x)
-    x = LocalResponseNormalization(name="norm2")(x)
-    x = layers.MaxPooling2D(3, strides=2, padding=pool_padding, name="pool2")(x)
-    x = layers.Conv2D(384, 3, padding="same", activation="relu", name="conv3")(x)
-    x = layers.Conv2D(384, 3, padding="same", groups=2, activation="relu", name="conv4")(x)
-    x = layers.Conv2D(256, 3, padding="same", groups=2, activation="relu", name="conv5")(x)
-    x = layers.MaxPooling2D(3, strides=2, padding=pool_padding, name="pool5")(x)
-    outputs = _classifier(x, num_classes, fc_units, dropout, classifier_activation)
-    return keras.Model(inputs, outputs, name=name)
+    return _alexnet(shape, num_classes, widths=(96, 256, 384, 384, 256), groups=(1, 2, 1, 2, 2),
+                    lrn=True, small_input=small_input, fc_units=fc_units, dropout=dropout,
+                    classifier_activation=classifier_activation, name=name)

@@ -8,6 +8,8 @@ References:
     R. Grosse, CSC321 lecture 12 (the table of units, weights and connections).
 """
 
+import math
+
 import keras
 from keras import layers
 
@@ -33,10 +35,7 @@ class UnitBias(keras.layers.Layer):
 
     def count_connections(self, input_shapes, output_shape, include_bias):
         """One connection per unit (from the constant bias unit); see course.counting."""
-        units = 1
-        for d in output_shape[1:]:
-            units *= d
-        return units if include_bias else 0
+        return math.prod(output_shape[1:]) if include_bias else 0
 
 
 def build_lenet5(
@@ -123,9 +122,7 @@ def build_lenet1989(
     Returns:
         An uncompiled `keras.Model`.
     """
-    shape = check_input_shape(input_shape, min_size=16, arch=name)
-    if shape[:2] != (16, 16):
-        raise ValueError(f"{name}: input_shape must be (16, 16, C); got {input_shape!r}")
+    shape = check_input_shape(input_shape, min_size=16, exact=True, arch=name)
     check_num_classes(num_classes, arch=name)
     inputs = keras.Input(shape=shape, name="input")
 

@@ -76,9 +76,7 @@ def build_forsyth_mnist(
     Returns:
         An uncompiled `keras.Model`.
     """
-    shape = check_input_shape(input_shape, min_size=28, arch=name)
-    if shape[:2] != (28, 28):
-        raise ValueError(f"{name}: input_shape must be (28, 28, C); got {input_shape!r}")
+    shape = check_input_shape(input_shape, min_size=28, exact=True, arch=name)
     check_num_classes(num_classes, arch=name)
     inputs = keras.Input(shape=shape, name="input")
     x = layers.Conv2D(20, 5, activation=conv_activation, name="conv1")(inputs)
@@ -118,9 +116,7 @@ def build_forsyth_cifar(
     Returns:
         An uncompiled `keras.Model`.
     """
-    shape = check_input_shape(input_shape, min_size=32, arch=name)
-    if shape[:2] != (32, 32):
-        raise ValueError(f"{name}: input_shape must be (32, 32, C); got {input_shape!r}")
+    shape = check_input_shape(input_shape, min_size=32, exact=True, arch=name)
     check_num_classes(num_classes, arch=name)
     inputs = keras.Input(shape=shape, name="input")
     x = layers.Conv2D(32, 5, padding="same", name="conv1")(inputs)
