@@ -230,7 +230,7 @@ def rel_error(x: Any, y: Any) -> float:
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y)), initial=0.0))
 
 
-def by_scale(bound: Any, scale: str) -> Any:
+def bound_at(bound: Any, scale: str) -> Any:
     """Resolve a bound given per scale ({"tiny": .., "cpu": .., "gpu": ..})."""
     if isinstance(bound, Mapping):
         if scale not in bound:
@@ -297,7 +297,7 @@ def compare(chk: Check, answer: Any, expected: Any = None, scale: str = "cpu") -
         for bound, ok, word in ((chk.above, np.greater_equal, "at least"),
                                 (chk.below, np.less_equal, "at most")):
             if bound is not None:
-                limit = by_scale(bound, scale)
+                limit = bound_at(bound, scale)
                 if np.ndim(got) != 0:
                     return fail(f"expected a number, received shape {np.shape(got)}")
                 if not ok(float(got), limit):

@@ -404,7 +404,7 @@ def load(name: str, *, n_train: int | None = None, n_test: int | None = None,
     Args:
         name: one of ``names()``.
         n_train, n_test: keep only this many samples of each split, stratified by class
-            (for ``tiny`` runs: ``n_train=course.env.by_scale(tiny=2000, cpu=None)``).
+            (for ``tiny`` runs: ``n_train=course.env.by_scale(tiny=2000, cpu=None)``, None: all).
         seed: seed of those subsets.
         print_fn: where the one line about an offline fallback goes.
 

@@ -147,14 +147,18 @@ _FALLBACK = {"tiny": ("tiny", "cpu", "gpu"), "cpu": ("cpu", "tiny", "gpu"),
              "gpu": ("gpu", "cpu", "tiny")}
 
 
-def by_scale(tiny=None, cpu=None, gpu=None, *, scale_name: str | None = None):
+_UNSET = object()
+
+
+def by_scale(tiny=_UNSET, cpu=_UNSET, gpu=_UNSET, *, scale_name: str | None = None):
     """Pick the value for the current scale, e.g. ``epochs = by_scale(tiny=1, cpu=3, gpu=15)``.
 
     A scale left out borrows from its neighbour: ``gpu`` from ``cpu`` then ``tiny``; ``cpu``
-    from ``tiny`` then ``gpu``; ``tiny`` from ``cpu`` then ``gpu``.
+    from ``tiny`` then ``gpu``; ``tiny`` from ``cpu`` then ``gpu``. ``None`` given
+    explicitly is a value (``n_train=by_scale(tiny=2000, cpu=None)``: all data at cpu).
     """
     values = {"tiny": tiny, "cpu": cpu, "gpu": gpu}
-    if all(v is None for v in values.values()):
+    if all(v is _UNSET for v in values.values()):
         raise ValueError("by_scale needs at least one of tiny=, cpu=, gpu=")
     now = _resolve_scale(scale_name, "CPU") if scale_name else scale()
-    return next(values[s] for s in _FALLBACK[now] if values[s] is not None)
+    return next(values[s] for s in _FALLBACK[now] if values[s] is not _UNSET)

@@ -78,7 +78,6 @@ def test_by_scale_borrows_from_neighbour(monkeypatch):
     assert env.by_scale(tiny=1, cpu=3, scale_name="gpu") == 3
     assert env.by_scale(cpu=3, gpu=9, scale_name="tiny") == 3
     assert env.by_scale(tiny=1, scale_name="gpu") == 1
-    assert env.by_scale(tiny=1, cpu=None, scale_name="cpu") == 1
     with pytest.raises(ValueError):
         env.by_scale()
 
@@ -113,3 +112,9 @@ def test_setup_under_jax_backend():
                        env={**os.environ, "KERAS_BACKEND": "jax"})
     assert r.returncode == 0, r.stderr[-2000:]
     assert "on jax" in r.stdout and "scale=tiny" in r.stdout
+
+
+def test_by_scale_takes_an_explicit_none_as_a_value():
+    assert env.by_scale(tiny=2000, cpu=None, scale_name="cpu") is None
+    assert env.by_scale(tiny=2000, cpu=None, scale_name="gpu") is None
+    assert env.by_scale(tiny=2000, scale_name="cpu") == 2000
