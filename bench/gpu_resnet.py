@@ -66,12 +66,14 @@ def load_cifar10(data_dir, limit=None):
         yt = rng.integers(0, 10, 10_000)
         source = "random images (accuracy meaningless)"
     rng = np.random.default_rng(0)
-    order = rng.permutation(len(x))  # the shared copy is sorted by class
+    # The shared copy is sorted by class: shuffle both splits before any subset.
+    order, order_t = rng.permutation(len(x)), rng.permutation(len(xt))
     x, y = x[order], np.asarray(y).reshape(-1)[order]
+    xt, yt = xt[order_t], np.asarray(yt).reshape(-1)[order_t]
     if limit:
-        x, y, xt, yt = x[:limit], y[:limit], xt[: limit // 5], np.asarray(yt).reshape(-1)[: limit // 5]
+        x, y, xt, yt = x[:limit], y[:limit], xt[: limit // 4], yt[: limit // 4]
     as_float = lambda a: a.astype("float32") / 255.0  # noqa: E731
-    return (as_float(x), y.astype("int32")), (as_float(xt), np.asarray(yt).reshape(-1).astype("int32")), source
+    return (as_float(x), y.astype("int32")), (as_float(xt), yt.astype("int32")), source
 
 
 class EpochTimer(keras.callbacks.Callback):
