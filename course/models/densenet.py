@@ -85,10 +85,10 @@ def build_densenet(
         x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
         x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
     blocks = DENSENET_BLOCKS[depth]
-    for i, n in enumerate(blocks, start=2):
-        x = dense_block(x, n, growth_rate=growth_rate, name=f"conv{i}")
-        if i < len(blocks) + 1:
-            x = transition_block(x, name=f"pool{i}")
+    for i, n in enumerate(blocks, start=1):
+        x = dense_block(x, n, growth_rate=growth_rate, name=f"conv{i + 1}")
+        if i < len(blocks):  # a transition between blocks, none after the last
+            x = transition_block(x, name=f"pool{i + 1}")
     x = layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name="bn")(x)
     x = layers.Activation("relu", name="relu")(x)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
