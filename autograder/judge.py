@@ -165,7 +165,9 @@ def _cg_dec(tree, arrays, depth=0):
     if "d" in tree:
         return {str(k): _cg_dec(v, arrays, depth + 1) for k, v in tree["d"]}
     arr = arrays[str(tree["a"])]
-    return arr[()] if tree.get("s") and arr.ndim == 0 else arr
+    # A scalar comes back as a Python number: code that insists on int (Keras layer
+    # arguments, range) must see the same input in the kernel as in the notebook.
+    return arr.item() if tree.get("s") and arr.ndim == 0 else arr
 '''
 
 # Runs in the student's kernel for each query: read inputs, ask, write the answer. Whatever

@@ -431,3 +431,15 @@ def test_trained_model_is_measured_on_held_out_images(tmp_path, monkeypatch, sha
         "accuracy on held-out digits": (True, ""),
         "the notebook sees half the test split": (True, "")}, result
     assert result.score == 2.0
+
+
+def test_inputs_reach_the_kernel_as_the_notebook_would_pass_them(tmp_path):
+    """Scalars travel back as Python numbers: Keras refuses kernel_size=np.int64(3)."""
+    from autograder import judge
+    path = tmp_path / "inputs.npz"
+    sent = {"k": 3, "rate": 0.5, "flag": True, "name": "same", "shape": (2, 3), "x": [[1.0]]}
+    judge._encode_file(path, sent)
+    back = judge._decode_answer(path.read_bytes(), 10_000_000)
+    assert back["shape"] == (2, 3) and back["name"] == "same"
+    for key in ("k", "rate", "flag"):
+        assert type(back[key]) is type(sent[key]) and back[key] == sent[key], key
