@@ -272,7 +272,7 @@ except OSError as e:
 
 def test_cannot_read_solutions_references_other_submissions_or_write_the_gradebook(tmp_path):
     import autograder
-    from autograder.heldout import cache_root
+    from autograder.heldout import data_view, default_data_dir
     repo = Path(autograder.__file__).resolve().parents[1]
     other = tmp_path / "other" / "lab.ipynb"
     other.parent.mkdir()
@@ -280,8 +280,12 @@ def test_cannot_read_solutions_references_other_submissions_or_write_the_gradebo
     gradebook = tmp_path / "gradebook.db"
     gradebook.write_bytes(b"GRADEBOOK")
     targets = [repo / "solutions", repo / "autograder" / "reference", repo / "autograder",
-               tmp_path / "src" / "lab.ipynb", other, gradebook, cache_root(),
+               tmp_path / "src" / "lab.ipynb", other, gradebook,
                Path.home() / ".bashrc", Path("/work/shared")]
+    data_dir = default_data_dir()
+    if data_dir is not None:  # the held-out halves (the notebook's own view is bound, read-only)
+        held_out = data_view(data_dir).grader
+        targets += [held_out] + sorted(held_out.glob("*"))
     result, line = probe(tmp_path, f"""
 import os
 seen = []
