@@ -496,17 +496,21 @@ def _plan(source_nb, nb):
     each test cell's position (the submission's, or the source's when it was deleted)."""
     tests = {integrity.grade_id(c): c for c in source_nb.cells if integrity.is_test_cell(c)}
     steps, done = [], set()
-    present = {integrity.grade_id(c) for c in nb.cells}
-    # where a deleted test cell goes: after the submission cell holding the nearest
-    # graded cell that precedes it in the source
+
+    def key(cell):  # a cell's identity across source, release and submission
+        return integrity.grade_id(cell) or cell.get("id")
+
+    present = {key(c) for c in nb.cells} - {None}
+    # where a deleted test cell goes: after the submission's copy of the nearest source cell
+    # (graded or not) that precedes it, so whatever that cell defines is there
     after: dict[str | None, list] = {}
     last = None
     for c in source_nb.cells:
         gid = integrity.grade_id(c)
         if gid in tests and gid not in present:
             after.setdefault(last, []).append(tests[gid])
-        elif gid in present:
-            last = gid
+        elif key(c) in present:
+            last = key(c)
     steps += [("test", c) for c in after.pop(None, [])]
     for i, cell in enumerate(nb.cells):
         gid = integrity.grade_id(cell)
@@ -517,7 +521,7 @@ def _plan(source_nb, nb):
         elif cell.get("cell_type") == "code":
             cell["_index"] = i
             steps.append(("run", cell))
-        for t in after.pop(gid, []) if gid else []:
+        for t in after.pop(key(cell), []) if key(cell) else []:
             steps.append(("test", t))
     for rest in after.values():
         steps += [("test", c) for c in rest]

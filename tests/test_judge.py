@@ -447,3 +447,17 @@ def test_inputs_reach_the_kernel_as_the_notebook_would_pass_them(tmp_path):
     assert back["shape"] == (2, 3) and back["name"] == "same"
     for key in ("k", "rate", "flag"):
         assert type(back[key]) is type(sent[key]) and back[key] == sent[key], key
+
+
+def test_a_deleted_test_cell_is_judged_after_the_cells_that_precede_it():
+    """Even when ungraded cells stand between the answer and its test cell."""
+    from autograder.judge import _plan
+    src = new_notebook(cells=[code(SETUP), code(RIGHT, "square", "answer"),
+                              new_markdown_cell("Try it yourself:"), code("square(2.0)"),
+                              code(TEST, "square-checks", "test", 3)])
+    for i, cell in enumerate(src.cells):
+        cell["id"] = f"cell{i}"
+    sub = nbformat.from_dict(json.loads(json.dumps(src)))
+    del sub.cells[4]
+    order = [(kind, cell["id"]) for kind, cell in _plan(src, sub)]
+    assert order == [("run", "cell0"), ("run", "cell1"), ("run", "cell3"), ("test", "cell4")]
