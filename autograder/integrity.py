@@ -55,7 +55,8 @@ SUSPICIOUS: tuple[tuple[str, str], ...] = (
     (r"\bsys\s*\.\s*(settrace|setprofile)|\bsys\.meta_path|\bimportlib\b", "hooks the interpreter"),
     (r"(open|Path|listdir|scandir|glob)\s*\(\s*[rfb]*['\"](/|\.\./|~)", "reads outside its folder"),
     (r"\bsignal\s*\.\s*signal\b|\batexit\b", "signal or exit hooks"),
-    (r"\b__import__\b|\bexec\s*\(|\beval\s*\(|\bcompile\s*\(", "dynamic code"),
+    # builtins only: model.compile(...) and the like are methods, not dynamic code
+    (r"\b__import__\b|(?<![.\w])(exec|eval|compile)\s*\(", "dynamic code"),
 )
 
 GRADE_KEYS = ("grade", "solution", "locked", "points", "grade_id", "task")

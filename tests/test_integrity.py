@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -133,3 +134,21 @@ def test_the_released_copy_of_a_test_cell_with_hidden_checks_is_not_an_edit(tmp_
     nbformat.write(released, path)
     flags, _ = integrity.check_submission(source, path, lab="01-backprop")
     assert "edited-test-cell" in {f.code for f in flags}
+
+
+@pytest.mark.parametrize("lab", sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()))
+def test_the_solutions_own_code_raises_no_flags(tmp_path, lab):
+    """A student who writes the instructor's answers gets no flag: flags must mean something."""
+    source = nbformat.read(ROOT / "solutions" / lab / f"{lab}.ipynb", as_version=4)
+    path = tmp_path / "sub.ipynb"
+    nbformat.write(source, path)
+    flags, _ = integrity.check_submission(source, path, lab=lab)
+    assert [f.message for f in flags] == []
+
+
+def test_dynamic_code_is_the_builtins_not_methods():
+    def reasons(code):
+        return {why for pattern, why in integrity.SUSPICIOUS if re.search(pattern, code)}
+    assert "dynamic code" in reasons("exec('x = 1')")
+    assert "dynamic code" in reasons("f = compile(src, 'x', 'exec')")
+    assert "dynamic code" not in reasons("model.compile(optimizer='adam')\nmodel.evaluate(x, y)")
