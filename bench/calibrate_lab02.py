@@ -1,0 +1,71 @@
+"""Calibrate lab 02's accuracy thresholds: train its recipe over seeds, print test accuracy.
+
+Lab 02 grades the trained MNIST and CIFAR-10 networks by accuracy on held-out images, with
+a threshold per scale. A threshold must be met by the reference recipe on every seed tried,
+with a margin: this script trains exactly that recipe (Forsyth's nets from course.models,
+Adam 1e-3 with cosine decay to zero, batch 128; CIFAR at `gpu` scale adds flips and shifts)
+and prints one RESULT line per run.
+
+    # cpu scale, on this machine (TensorFlow):
+    python bench/calibrate_lab02.py mnist --epochs 5 --seeds 0 1 2
+    python bench/calibrate_lab02.py cifar10 --epochs 10 --seeds 0 1 2
+    # gpu scale, on the GPU machine (JAX; see ../shared/gpu/README.md for the wheels and data):
+    python3 bench/calibrate_lab02.py mnist --epochs 15 --seeds 0 1 2
+    python3 bench/calibrate_lab02.py cifar10 --epochs 30 --augment --seeds 0 1 2
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def run(dataset: str, epochs: int, seed: int, augment: bool, n_val: int = 5000) -> tuple[float, float]:
+    """Train the lab's recipe once; return (test accuracy, training seconds)."""
+    import keras
+
+    from course import data
+    from course.models import simple
+
+    keras.utils.set_random_seed(seed)
+    (x, y), (x_test, y_test) = data.load(dataset)
+    x, x_test = x.astype("float32") / 255, x_test.astype("float32") / 255
+    if x.ndim == 3:
+        x, x_test = x[..., None], x_test[..., None]
+    x, y = x[:-n_val], y[:-n_val].reshape(-1)  # the lab keeps the last images for validation
+    model = simple.build_forsyth_mnist() if dataset == "mnist" else simple.build_forsyth_cifar()
+    trainer = model
+    if augment:
+        trainer = keras.Sequential([keras.Input(model.input_shape[1:]),
+                                    keras.layers.RandomFlip("horizontal"),
+                                    keras.layers.RandomTranslation(0.1, 0.1), model])
+    batch = 128
+    schedule = keras.optimizers.schedules.CosineDecay(1e-3, epochs * -(-len(x) // batch))
+    trainer.compile(keras.optimizers.Adam(schedule), "sparse_categorical_crossentropy")
+    start = time.perf_counter()
+    trainer.fit(x, y, batch_size=batch, epochs=epochs, verbose=0)
+    seconds = time.perf_counter() - start
+    predicted = np.asarray(model.predict(x_test, batch_size=512, verbose=0)).argmax(-1)
+    return float(np.mean(predicted == y_test.reshape(-1))), seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset", choices=["mnist", "cifar10"])
+    parser.add_argument("--epochs", type=int, required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--augment", action="store_true")
+    args = parser.parse_args()
+    accuracies = []
+    for seed in args.seeds:
+        acc, seconds = run(args.dataset, args.epochs, seed, args.augment)
+        accuracies.append(acc)
+        print(f"RESULT {args.dataset} epochs={args.epochs} augment={args.augment} seed={seed} "
+              f"train_s={seconds:.1f} test_acc={acc:.4f}", flush=True)
+    print(f"min {min(accuracies):.4f}  mean {np.mean(accuracies):.4f}  max {max(accuracies):.4f}")
+
+
+if __name__ == "__main__":
+    main()
