@@ -38,12 +38,7 @@ test: setup
 	$(DATA_ENV) $(VENV)/bin/python -m pytest -q --timeout=1800 tests/
 
 demo: setup
-	@if [ -f autograder/__main__.py ]; then \
-	  $(DATA_ENV) $(VENV)/bin/python -m autograder demo; \
-	else \
-	  echo "autograder not present yet: executing lab 00 end to end instead"; \
-	  $(DATA_ENV) COURSE_SCALE=tiny $(VENV)/bin/python tests/test_notebooks.py solutions/00-orientation/00-orientation.ipynb; \
-	fi
+	$(DATA_ENV) $(VENV)/bin/python -m autograder demo
 
 lab: setup
 	$(VENV)/bin/jupyter lab labs/
