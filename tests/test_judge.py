@@ -281,7 +281,7 @@ def test_cannot_read_solutions_references_other_submissions_or_write_the_gradebo
     gradebook.write_bytes(b"GRADEBOOK")
     targets = [repo / "solutions", repo / "autograder" / "reference", repo / "autograder",
                tmp_path / "src" / "lab.ipynb", other, gradebook,
-               Path.home() / ".bashrc", Path("/work/shared")]
+               Path.home() / ".bashrc", repo.parent / "shared"]
     data_dir = default_data_dir()
     if data_dir is not None:  # the held-out halves (the notebook's own view is bound, read-only)
         held_out = data_view(data_dir).grader
