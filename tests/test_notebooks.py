@@ -1,7 +1,6 @@
 """Every notebook: committed without outputs; every solution runs top to bottom at tiny scale.
 
-Run as a script to time notebooks at a scale (``make bench``; ``make demo`` falls back to
-it before the autograder exists)::
+Run as a script to time notebooks at a scale (``make bench``)::
 
     COURSE_SCALE=cpu python tests/test_notebooks.py [NOTEBOOK ...]
 """
