@@ -1,4 +1,5 @@
-"""Every notebook: committed without outputs; every solution runs top to bottom at tiny scale.
+"""Every notebook: committed without outputs; every solution runs top to bottom at tiny scale
+and passes its own checks.
 
 Run as a script to time notebooks at a scale (``make bench``)::
 
@@ -71,6 +72,18 @@ def _is_test_cell(cell) -> bool:
     return bool(meta.get("grade")) and not meta.get("solution")
 
 
+def failed_checks(nb) -> list[str]:
+    """Every FAIL line that the executed notebook's test cells printed, with its grade_id."""
+    out = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or not _is_test_cell(cell):
+            continue
+        text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+        out += [f"{cell.metadata['nbgrader']['grade_id']}: {line.strip()}"
+                for line in text.splitlines() if line.lstrip().startswith("FAIL ")]
+    return out
+
+
 @pytest.mark.parametrize("path", COMMITTED, ids=_id)
 def test_committed_without_outputs(path):
     nb = nbformat.read(path, as_version=4)
@@ -101,6 +114,8 @@ def test_solution_runs_at_tiny_scale(path):
                   if o.get("output_type") == "stream" and o.get("name") == "stderr"]
         assert not stderr, (f"{_id(path)} cell {i} ({cell.metadata['nbgrader']['grade_id']}) "
                             f"writes to stderr, which nbgrader scores 0: {stderr[0][:300]!r}")
+    failed = failed_checks(nb)
+    assert not failed, f"{_id(path)}: the solution fails its own checks at tiny scale: {failed}"
 
 
 def main(argv: list[str]) -> int:
@@ -110,8 +125,9 @@ def main(argv: list[str]) -> int:
     for path in paths:
         t = time.monotonic()
         try:
-            execute(path, scale)
-            status = "ok"
+            fails = failed_checks(execute(path, scale))
+            status = "ok" if not fails else "checks failed:\n  " + "\n  ".join(fails)
+            failed += bool(fails)
         except Exception as e:          # report every notebook, then fail
             status, failed = f"FAILED: {type(e).__name__}: {str(e)[-2000:]}", failed + 1
         print(f"{_id(path)}  scale={scale}  {(time.monotonic() - t) / 60:.1f} min  {status}",
