@@ -46,6 +46,7 @@ class DemoReport:
     failures: list[str]
     feedback: list[Path]
     grades_csv: Path
+    unavailable: dict[str, str] = dataclasses.field(default_factory=dict)  # lab -> why skipped
 
     @property
     def ok(self) -> bool:
@@ -74,11 +75,18 @@ def run_demo(course_dir: Path | None = None, *, labs: list[str] | None = None,
              workers: int = 2, scale: str = "tiny", progress: bool = True,
              repo: Path = REPO) -> DemoReport:
     from autograder import collect, export, feedback, grade, release, samples
+    from autograder.labdata import prepare_data
 
     start = time.perf_counter()
     root = Path(course_dir) if course_dir else Path(tempfile.mkdtemp(prefix="autograder-demo-"))
     course = Course(root.resolve(), repo)
     labs = labs or course.labs()
+    unavailable = {lab: why for lab in labs
+                   if (why := prepare_data(course.source_notebook(lab)))}
+    labs = [lab for lab in labs if lab not in unavailable]
+    if not labs:
+        raise RuntimeError("no lab can be graded here: " + "; ".join(
+            f"{lab}: {why}" for lab, why in unavailable.items()))
     stale = [r.lab for r in release.release(course, labs, check=True) if r.changed]
     built = samples.build_all(course, root / "inbox", labs)
     collect.collect(course, root / "inbox", labs=labs)
@@ -89,7 +97,7 @@ def run_demo(course_dir: Path | None = None, *, labs: list[str] | None = None,
     csv_path = export.export(course)
     failures = [f"{f.task.student}/{f.task.lab}: {f.error}" for f in report.failures]
     return DemoReport(course, compare(course, built), stale, grade_seconds,
-                      time.perf_counter() - start, failures, pages, csv_path)
+                      time.perf_counter() - start, failures, pages, csv_path, unavailable)
 
 
 def render(report: DemoReport) -> str:
@@ -112,6 +120,8 @@ def render(report: DemoReport) -> str:
                      "run `python -m autograder release`")
     for f in report.failures:
         lines.append(f"grading failed: {f}")
+    for lab, why in report.unavailable.items():
+        lines.append(f"\nSKIPPED {lab}: its data cannot be had here ({why})")
     n_ok = sum(c.ok for c in report.checks)
     lines += ["", f"feedback pages: {report.course.feedback}/<student>/<lab>/<lab>.html "
                   f"({len(report.feedback)} pages)",
@@ -132,7 +142,11 @@ def add_parser(sub):
 
 
 def main(args) -> int:
-    report = run_demo(Path(args.course) if args.course else None, labs=args.lab,
-                      workers=args.workers, scale=args.scale)
+    try:
+        report = run_demo(Path(args.course) if args.course else None, labs=args.lab,
+                          workers=args.workers, scale=args.scale)
+    except RuntimeError as e:
+        print(f"error: {e}")
+        return 1
     print(render(report))
     return 0 if report.ok else 1

@@ -26,6 +26,7 @@ from typing import Any
 from autograder.cli import course_argument, subparser
 from autograder.config import Course, course_from
 from autograder.gradebook import ROLE_ENV, ensure_lab, graded_versions, parse_timestamp, record
+from autograder.labdata import prepare_data
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +60,7 @@ class GradeReport:
     failures: list[Outcome]
     seconds: float
     workers: int
+    blocked: dict[str, str] = dataclasses.field(default_factory=dict)  # lab -> why not graded
 
     @property
     def per_minute(self) -> float:
@@ -167,10 +169,16 @@ def grade(course: Course, *, lab: str | None = None, workers: int = 2, gpus: str
     """Grade what is pending; record each result as soon as it arrives. See the module doc."""
     start = time.perf_counter()
     tasks, skipped = pending(course, lab, scale, data_dir, limits)
+    blocked = {}
+    for this_lab in sorted({t.lab for t in tasks}):
+        why = prepare_data(course.source_notebook(this_lab))
+        if why:
+            blocked[this_lab] = why
+    tasks = [t for t in tasks if t.lab not in blocked]
     graded: list[Outcome] = []
     failures: list[Outcome] = []
     if not tasks:
-        return GradeReport([], skipped, [], time.perf_counter() - start, 0)
+        return GradeReport([], skipped, [], time.perf_counter() - start, 0, blocked)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -220,7 +228,7 @@ def grade(course: Course, *, lab: str | None = None, workers: int = 2, gpus: str
     finally:
         if bar:
             bar.close()
-    return GradeReport(graded, skipped, failures, time.perf_counter() - start, used)
+    return GradeReport(graded, skipped, failures, time.perf_counter() - start, used, blocked)
 
 
 def summary_table(course: Course, lab: str | None = None) -> str:
@@ -285,4 +293,7 @@ def main(args) -> int:
         print("\nFailed to grade (will be retried on the next run):")
         for f in report.failures:
             print(f"  {f.task.student}/{f.task.lab}: {f.error}")
-    return 1 if report.failures else 0
+    for blocked_lab, why in report.blocked.items():
+        print(f"\nNot graded, {blocked_lab}: its data cannot be had here ({why}). Its "
+              "submissions stay pending: fetch the data and run grade again.")
+    return 1 if report.failures or report.blocked else 0

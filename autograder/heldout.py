@@ -73,9 +73,11 @@ def data_view(data_dir: Path, root: Path | None = None) -> DataView:
     from course import data as cdata
     data_dir = Path(data_dir).resolve()
     root = Path(root or cache_root())
-    key = hashlib.sha1(f"{FORMAT}:{data_dir}".encode()).hexdigest()[:12]
-    final = root / key
     names = sorted(p.name for p in data_dir.glob("*.npz"))
+    # A file added later (a data set fetched before grading another lab) makes a new view.
+    files = [(n, (data_dir / n).stat().st_size, (data_dir / n).stat().st_mtime_ns) for n in names]
+    key = hashlib.sha1(f"{FORMAT}:{data_dir}:{files}".encode()).hexdigest()[:12]
+    final = root / key
     split = [n for n in names if n in SPLIT_FILES]
     bound = tuple(n for n in names if n not in SPLIT_FILES)
     view = DataView(data_dir, final / "view", final / "others", final / "grader", bound)

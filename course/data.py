@@ -435,6 +435,23 @@ def load(name: str, *, n_train: int | None = None, n_test: int | None = None,
     return (x, y), (xt, yt)
 
 
+def ensure(name: str, print_fn=print) -> None:
+    """Make ``load(name)`` work without the network from now on: download into the cache
+    when the host answers, else accept the bundled sample (one printed line).
+
+    The autograder calls it before grading a lab, because the sandboxed kernels have no
+    network. Raises DataUnavailable, saying how to get the files, when neither works.
+    """
+    _check_name(name)
+    if name == "digits" or status(name) == "cached":
+        return
+    host = DATASETS[name][1]
+    if host is not None and online(host):
+        _download(name)
+        return
+    _fallback(name, print_fn)
+
+
 def status(name: str) -> str:
     """One word on where ``load(name)`` would get its data now, without hashing or network."""
     _check_name(name)

