@@ -26,6 +26,10 @@ from jupyter_client.kernelspec import KernelSpec
 from autograder.sandbox import Sandbox
 
 FLOOD_FACTOR = 20  # interrupt a cell whose output passes this many times the budget
+# After an interrupt, a kernel still sending messages is draining output it wrote before
+# (a loaded machine can take longer than a few seconds): it is dead only when silent for
+# INTERRUPT_GRACE seconds, or still busy INTERRUPT_LIMIT seconds after the interrupt.
+INTERRUPT_GRACE, INTERRUPT_LIMIT = 5, 60
 
 
 @dataclasses.dataclass
@@ -177,7 +181,7 @@ class SandboxedKernel:
                                  allow_stdin=False, stop_on_error=False)
         res = ExecResult("ok")
         deadline = t0 + timeout
-        interrupted_at = None
+        interrupted_at = last_heard = None
         reply_seen = idle_seen = False
         while not (reply_seen and idle_seen):
             now = time.monotonic()
@@ -185,7 +189,9 @@ class SandboxedKernel:
                 res.status = "timeout"
                 self.interrupt()
                 interrupted_at = now
-            if interrupted_at is not None and now > interrupted_at + 5:
+            if interrupted_at is not None and (
+                    now > max(interrupted_at, last_heard or 0) + INTERRUPT_GRACE
+                    or now > interrupted_at + INTERRUPT_LIMIT):
                 self.dead = True  # it ignored the interrupt: the caller restarts it
                 break
             if not self.km.is_alive():
@@ -197,6 +203,7 @@ class SandboxedKernel:
             except queue.Empty:
                 msg = None
             if msg is not None and msg.get("parent_header", {}).get("msg_id") == msg_id:
+                last_heard = time.monotonic()
                 kind, content = msg["msg_type"], msg["content"]
                 if kind == "status" and content.get("execution_state") == "idle":
                     idle_seen = True
