@@ -169,11 +169,8 @@ def grade(course: Course, *, lab: str | None = None, workers: int = 2, gpus: str
     """Grade what is pending; record each result as soon as it arrives. See the module doc."""
     start = time.perf_counter()
     tasks, skipped = pending(course, lab, scale, data_dir, limits)
-    blocked = {}
-    for this_lab in sorted({t.lab for t in tasks}):
-        why = prepare_data(course.source_notebook(this_lab))
-        if why:
-            blocked[this_lab] = why
+    blocked = {this_lab: why for this_lab in sorted({t.lab for t in tasks})
+               if (why := prepare_data(course.source_notebook(this_lab)))}
     tasks = [t for t in tasks if t.lab not in blocked]
     graded: list[Outcome] = []
     failures: list[Outcome] = []

@@ -73,9 +73,10 @@ def data_view(data_dir: Path, root: Path | None = None) -> DataView:
     from course import data as cdata
     data_dir = Path(data_dir).resolve()
     root = Path(root or cache_root())
-    names = sorted(p.name for p in data_dir.glob("*.npz"))
+    stats = {p.name: p.stat() for p in data_dir.glob("*.npz")}
+    names = sorted(stats)
     # A file added later (a data set fetched before grading another lab) makes a new view.
-    files = [(n, (data_dir / n).stat().st_size, (data_dir / n).stat().st_mtime_ns) for n in names]
+    files = [(n, stats[n].st_size, stats[n].st_mtime_ns) for n in names]
     key = hashlib.sha1(f"{FORMAT}:{data_dir}:{files}".encode()).hexdigest()[:12]
     final = root / key
     split = [n for n in names if n in SPLIT_FILES]

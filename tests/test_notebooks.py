@@ -72,16 +72,20 @@ def _is_test_cell(cell) -> bool:
     return bool(meta.get("grade")) and not meta.get("solution")
 
 
+def streams_of_test_cells(nb, stream: str | None = None):
+    """(grade_id, text) for each test cell of an executed notebook: what it wrote to
+    `stream` ('stdout' or 'stderr'; both when None)."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and _is_test_cell(cell):
+            yield cell.metadata["nbgrader"]["grade_id"], "".join(
+                o.get("text", "") for o in cell.outputs
+                if o.get("output_type") == "stream" and stream in (None, o.get("name")))
+
+
 def failed_checks(nb) -> list[str]:
     """Every FAIL line that the executed notebook's test cells printed, with its grade_id."""
-    out = []
-    for cell in nb.cells:
-        if cell.cell_type != "code" or not _is_test_cell(cell):
-            continue
-        text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
-        out += [f"{cell.metadata['nbgrader']['grade_id']}: {line.strip()}"
-                for line in text.splitlines() if line.lstrip().startswith("FAIL ")]
-    return out
+    return [f"{gid}: {line.strip()}" for gid, text in streams_of_test_cells(nb)
+            for line in text.splitlines() if line.lstrip().startswith("FAIL ")]
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=_id)
@@ -111,13 +115,9 @@ def test_solution_runs_at_tiny_scale(path):
     if why:
         pytest.skip(f"the data this lab loads cannot be had here: {why}")
     nb = execute(path, "tiny")
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type != "code" or not _is_test_cell(cell):
-            continue
-        stderr = [o.get("text", "") for o in cell.outputs
-                  if o.get("output_type") == "stream" and o.get("name") == "stderr"]
-        assert not stderr, (f"{_id(path)} cell {i} ({cell.metadata['nbgrader']['grade_id']}) "
-                            f"writes to stderr, which nbgrader scores 0: {stderr[0][:300]!r}")
+    for gid, stderr in streams_of_test_cells(nb, "stderr"):
+        assert not stderr, (f"{_id(path)} test cell {gid} writes to stderr, which nbgrader "
+                            f"scores 0: {stderr[:300]!r}")
     failed = failed_checks(nb)
     assert not failed, f"{_id(path)}: the solution fails its own checks at tiny scale: {failed}"
 
