@@ -1,0 +1,176 @@
+"""Judge a lab's checks in process, as the grader does, without a kernel or a sandbox.
+
+The lab tests (tests/test_labNN.py) prove that the hidden checks tell the solution from
+each listed mistake. They execute answer cells (the solution's, or a sample's from
+autograder/samples/<lab>/samples.toml) into a namespace, answer every test cell's suite
+from it (`course.checks.answer`) and judge the answers against the lab's reference module
+(autograder/reference/<topic>.py), cell by cell:
+
+    lab = Lab("02-convnets")
+    ns = lab.namespace(lab.answers_of("correct"), prelude="from keras import layers")
+    scores = lab.grade(ns)                  # {test cell grade_id: CellScore}
+    lab.failed_hidden(scores)               # ["<cell>: <label>", ...]
+
+`trained_model` checks need a trained model: pass `trained=` (a function of the namespace
+and the query returning the accuracy) or they stay undecided and earn nothing.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from course import checks as C
+
+ROOT = Path(__file__).resolve().parents[1]
+MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+@dataclasses.dataclass(frozen=True)
+class CellScore:
+    """One test cell judged in process: its score, every check's outcome, the hidden count."""
+
+    score: float
+    points: float
+    outcomes: tuple[C.Outcome, ...]
+    hidden: int
+
+    @property
+    def hidden_outcomes(self) -> tuple[C.Outcome, ...]:
+        return self.outcomes[len(self.outcomes) - self.hidden:] if self.hidden else ()
+
+
+def strip_solution_markers(source: str) -> str:
+    """An answer cell as the solution fills it in (the markers removed)."""
+    return "".join(l for l in source.splitlines(True) if l.strip() not in MARKERS)
+
+
+def released_stub(source: str) -> str:
+    """An answer cell as released: the solution region replaced by NotImplementedError."""
+    out, skip = [], False
+    for line in source.splitlines(True):
+        if line.strip() == MARKERS[0]:
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f"{indent}raise NotImplementedError()\n")
+            skip = True
+        elif line.strip() == MARKERS[1]:
+            skip = False
+        elif not skip:
+            out.append(line)
+    return "".join(out)
+
+
+class Lab:
+    """A lab's source notebook, samples and reference, for in-process judging."""
+
+    def __init__(self, lab: str, root: Path = ROOT):
+        from autograder.judge import reference_module
+
+        self.name = lab
+        self.source = root / "solutions" / lab / f"{lab}.ipynb"
+        nb = json.loads(self.source.read_text(encoding="utf-8"))
+        self.cells = [dict(c, source="".join(c["source"])) for c in nb["cells"]]
+        meta = [c.get("metadata", {}).get("nbgrader", {}) for c in self.cells]
+        self.answers = {m["grade_id"]: c["source"] for c, m in zip(self.cells, meta)
+                        if c["cell_type"] == "code" and m.get("solution")}
+        self.tests = {m["grade_id"]: (c["source"], float(m.get("points", 0)))
+                      for c, m in zip(self.cells, meta)
+                      if c["cell_type"] == "code" and m.get("grade") and not m.get("solution")}
+        manifest = root / "autograder" / "samples" / lab / "samples.toml"
+        self.samples = tomllib.loads(manifest.read_text())["sample"] if manifest.is_file() else []
+        self.reference = reference_module(lab)
+
+    def sample(self, name: str) -> dict:
+        return next(s for s in self.samples if s["name"] == name)
+
+    def answers_of(self, sample: str | dict) -> dict[str, str]:
+        """Every answer cell of a sample (by name or as its manifest entry), in notebook order."""
+        s = self.sample(sample) if isinstance(sample, str) else sample
+        make = strip_solution_markers if s.get("base", "solution") == "solution" else released_stub
+        answers = {gid: make(src) for gid, src in self.answers.items()}
+        answers.update(s.get("answers", {}))
+        return answers
+
+    def namespace(self, answers: dict[str, str], *, prelude: str = "",
+                  skip: tuple[str, ...] = ()) -> dict:
+        """Run `prelude` (the lab's imports and helper cells) then each answer cell not in
+        `skip`, in notebook order. A cell that raises leaves what it defined so far, as in a
+        notebook."""
+        ns: dict[str, Any] = {"np": np, "__name__": f"lab_{self.name}"}
+        if prelude:
+            exec(compile(prelude, f"<{self.name} prelude>", "exec"), ns)
+        for gid in self.answers:
+            if gid in skip:
+                continue
+            try:
+                with np.errstate(all="ignore"):
+                    exec(compile(answers[gid], f"<{gid}>", "exec"), ns)
+            except Exception:
+                pass
+        return ns
+
+    def expected(self, chk: C.Check) -> Any:
+        """The reference's answer for a `ref=` check, on freshly materialized inputs."""
+        if chk.ref is None:
+            return None
+        fn, q, m = getattr(self.reference, chk.ref), chk.query, C.materialize
+        if isinstance(q, C.Call):
+            return fn(*[m(a) for a in q.args], **{k: m(v) for k, v in q.kwargs.items()})
+        if isinstance(q, C.Run):
+            return fn(**{k: m(v) for k, v in q.inputs.items()})
+        return fn()
+
+    def grade(self, ns: dict, *, scale: str = "tiny",
+              trained: Callable[[dict, C.TrainedModel], float] | None = None,
+              cells: tuple[str, ...] | None = None) -> dict[str, CellScore]:
+        """Judge every test cell (or `cells`) against namespace `ns`, as the grader would."""
+        result = {}
+        for gid, (source, points) in self.tests.items():
+            if cells is not None and gid not in cells:
+                continue
+            suite = C.declared(source)
+            outcomes = []
+            for chk in suite.checks:
+                if isinstance(chk.query, C.TrainedModel):
+                    outcomes.append(C.compare(chk, trained(ns, chk.query), scale=scale)
+                                    if trained else C.Outcome(chk.label, None, "", chk.weight))
+                    continue
+                try:
+                    with np.errstate(all="ignore"):
+                        got = C.answer(chk.query, ns)
+                except Exception as exc:
+                    outcomes.append(C.Outcome(chk.label, False, f"raised {type(exc).__name__}",
+                                              chk.weight))
+                    continue
+                outcomes.append(C.compare(chk, got, self.expected(chk), scale=scale))
+            total = sum(o.weight for o in outcomes)
+            score = points * sum(o.weight for o in outcomes if o.passed) / total if total else 0.0
+            result[gid] = CellScore(score, points, tuple(outcomes), suite.hidden)
+        return result
+
+    @staticmethod
+    def failed_hidden(scores: dict[str, CellScore]) -> list[str]:
+        """'<cell>: <label>' for every hidden check that did not pass."""
+        return [f"{gid}: {o.label}" for gid, s in scores.items() for o in s.hidden_outcomes
+                if not o.passed]
+
+    def hidden_blocks_match_counts(self) -> list[str]:
+        """Test cells whose `hidden=N` differs from the checks in their hidden block, or
+        whose visible checks use `ref=` (which the student's notebook cannot decide)."""
+        wrong = []
+        for gid, (source, _) in self.tests.items():
+            suite = C.declared(source)
+            block = source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0] \
+                if "### BEGIN HIDDEN TESTS" in source else ""
+            if block.count("check(") != suite.hidden:
+                wrong.append(f"{gid}: hidden={suite.hidden}, block has {block.count('check(')}")
+            visible = suite.checks[:len(suite.checks) - suite.hidden]
+            if any(c.ref is not None for c in visible):
+                wrong.append(f"{gid}: a visible check compares with the reference")
+            if any(c.ref is not None and not hasattr(self.reference, c.ref) for c in suite.checks):
+                wrong.append(f"{gid}: a check names a reference function that does not exist")
+        return wrong
