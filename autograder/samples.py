@@ -5,7 +5,9 @@ it with every answer cell filled in from solutions/ (`base = "solution"`), then 
 cells replaced by grade_id (`[sample.answers]`) and broken ones mutated
 (`[sample.mutations]`: invalid_json, delete_cells, duplicate_cells, rename_cells,
 edit_cells). The manifest states the expected total at COURSE_SCALE=tiny, optionally per
-cell, and the integrity flags expected. Format: docs/checks.md.
+cell, and the integrity flags expected. Format: docs/checks.md. A sample marked
+`demo_only = true` is graded by `make demo` but not by the test suite's pipeline run (its
+mistake is proven in process by the lab's own test, which is much faster).
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ class Sample:
     flags: list[str] = dataclasses.field(default_factory=list)
     answers: dict[str, str] = dataclasses.field(default_factory=dict)
     mutations: dict[str, Any] = dataclasses.field(default_factory=dict)
+    demo_only: bool = False
 
 
 def manifest(lab: str, samples_dir: Path = SAMPLES) -> Path:
@@ -63,7 +66,7 @@ def load(lab: str, samples_dir: Path = SAMPLES) -> list[Sample]:
                           float(s["expected"]),
                           {k: float(v) for k, v in s.get("expected_cells", {}).items()},
                           list(s.get("flags", [])), dict(s.get("answers", {})),
-                          dict(s.get("mutations", {}))))
+                          dict(s.get("mutations", {})), bool(s.get("demo_only", False))))
     names = [s.name for s in out]
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: sample names must be unique; got {names}")
@@ -125,11 +128,14 @@ def build(course: Course, sample: Sample) -> bytes:
 
 
 def build_all(course: Course, out: Path, labs: list[str] | None = None,
-              samples_dir: Path = SAMPLES) -> list[tuple[Sample, Path]]:
-    """Write every sample as out/<sample name>/<lab>.ipynb (a folder per 'student')."""
+              samples_dir: Path = SAMPLES, *, demo_only: bool = True) -> list[tuple[Sample, Path]]:
+    """Write every sample as out/<sample name>/<lab>.ipynb (a folder per 'student');
+    `demo_only=False` leaves out the samples marked demo_only."""
     made = []
     for lab in labs or course.labs():
         for sample in load(lab, samples_dir):
+            if sample.demo_only and not demo_only:
+                continue
             path = out / sample.name / f"{lab}.ipynb"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(build(course, sample))
