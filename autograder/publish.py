@@ -8,7 +8,8 @@ course.env.REPO_URL (set COURSE_REPO_URL for a fork). Every file is first scanne
 text (autograder/leaks.py): one hit and nothing is written.
 
 OUT is made, or updated in place (a clone of the student repository: its .git is kept,
-every other file not in the edition is removed). Release first: labs/ is copied as it is.
+every other file not in the edition is removed). labs/ must be exactly what `release` makes
+(no outputs saved by hand, no stray files): publish checks, and asks to release first.
 """
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ import tomllib
 from pathlib import Path
 
 from autograder.cli import subparser
-from autograder.config import Course, course_from
+from autograder.config import Course, course_from, prepare_environment
 from autograder.leaks import Report, files_under, scan, secrets
+from autograder.release import release
 
 TEMPLATES = Path(__file__).resolve().parent / "edition"
 MARK = "# The student edition's package"   # the first line of the pyproject publish writes
@@ -100,11 +102,12 @@ def _is_edition(out: Path) -> bool:
 
 
 def publish(out: Path, course: Course | None = None, *, check: bool = False,
-            repo_url: str | None = None) -> Published:
+            repo_url: str | None = None, check_release: bool = True) -> Published:
     """Write (or with check, only compare) the student edition in `out`.
 
-    Refuses (ValueError) a folder holding anything but a student edition, and writes nothing
-    when the scan finds answer text in the edition (`Published.leaks.hits`).
+    Refuses (ValueError) a folder holding anything but a student edition, and labs/ when it
+    is not what `release` makes (`check_release=False` skips that slow check); writes
+    nothing when the scan finds answer text in the edition (`Published.leaks.hits`).
     """
     course = course or course_from(None)
     out = Path(out).resolve()
@@ -114,6 +117,12 @@ def publish(out: Path, course: Course | None = None, *, check: bool = False,
     if not _is_edition(out):
         raise ValueError(f"{out} holds files that are not a student edition: publish writes "
                          "only into a new or empty folder, or over an edition it wrote")
+    if check_release:
+        prepare_environment()
+        stale = {r.lab: r.changed for r in release(course, check=True) if r.changed}
+        if stale:
+            raise ValueError(f"labs/ is not what release makes ({stale}): run "
+                             "python -m autograder release first")
     files = edition(course, repo_url)
     report = scan(files.items(), secrets(course))
     existing = dict(files_under(out)) if out.is_dir() else {}
