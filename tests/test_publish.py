@@ -101,7 +101,12 @@ def _fresh_venv(root: Path, *path_entries: str) -> Venv:
 
 @pytest.fixture(scope="session")
 def student_venv(student_wheel, tmp_path_factory) -> Venv:
-    """The student wheel installed (--no-deps, no index) in a fresh venv over the lock."""
+    """The student wheel installed (--no-deps, no index) in a fresh venv over the lock.
+
+    A check of the student-side validator is one more test on it: copy
+    ``edition / "labs/00-orientation"`` to tmp_path, then
+    ``student_venv.run("-m", "course.validate", "00-orientation.ipynb", cwd=that copy)``.
+    """
     lock = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
     venv = _fresh_venv(tmp_path_factory.mktemp("student-venv") / "venv", *sorted(lock))
     done = venv.run("-m", "pip", "install", "--no-deps", "--no-index", "-q", str(student_wheel))
