@@ -14,6 +14,7 @@ resolution offline against metadata stubs). Python 3.11 here; Colab runs 3.13.
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
@@ -32,8 +33,9 @@ def _run(*cmd, **kw) -> str:
 
 
 def _freeze(python: Path) -> dict[str, str]:
+    """name -> version (or "name @ url" for a package installed from a path)."""
     lines = _run(python, "-m", "pip", "freeze", "--all").splitlines()
-    return dict(line.split("==", 1) if "==" in line else (line, "?") for line in lines)
+    return dict(re.split(r"==| @ ", line, maxsplit=1) for line in lines if line.strip())
 
 
 def main(argv=None) -> int:
@@ -44,7 +46,8 @@ def main(argv=None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     venv, edition = work / "colab", work / "dl-labs"
     t = time.monotonic()
-    _run(sys.executable, "-m", "venv", venv)
+    _run(sys.executable, "-m", "venv", venv)   # an existing one is reused (--work)
+    _run(venv / "bin" / "python", "-m", "pip", "uninstall", "-q", "-y", "course")
     python = venv / "bin" / "python"
     _run(python, "-m", "pip", "install", "-q", "-r", PINS)
     print(f"Colab-like venv: {time.monotonic() - t:.0f} s")
