@@ -8,6 +8,7 @@ Run as a script to time notebooks at a scale (``make bench``)::
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -98,12 +99,19 @@ def test_committed_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=_id)
-def test_colab_cell_installs_from_the_repo_url(path):
+def test_colab_cell_installs_from_the_student_edition(path):
+    """Colab installs from the student edition (course.env.DEFAULT_REPO_URL), whose address
+    is the only one in the cell: a lab still naming the instructor's repository fails."""
     from course.env import DEFAULT_REPO_URL
     code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
-    assert code and "google.colab" in code[0].source and DEFAULT_REPO_URL in code[0].source, (
-        f"{_id(path)}: the first code cell must install the course on Colab from "
-        f"course.env.DEFAULT_REPO_URL ({DEFAULT_REPO_URL}), overridable by COURSE_REPO_URL")
+    cell = code[0].source if code else ""
+    urls = set(re.findall(r"https?://[^\s\"')]+", cell))
+    assert "google.colab" in cell and "COURSE_REPO_URL" in cell and urls == {DEFAULT_REPO_URL}, (
+        f"{_id(path)}: the first code cell must install the course on Colab from the student "
+        f"edition, course.env.DEFAULT_REPO_URL ({DEFAULT_REPO_URL}), overridable by "
+        f"COURSE_REPO_URL (copy lab 00's cell); it names {sorted(urls) or 'no address'}")
+    assert '"pip", "install"' in cell and "git+{REPO_URL}" in cell, (
+        f"{_id(path)}: the first code cell must pip install git+<the student edition>")
 
 
 @pytest.mark.slow
