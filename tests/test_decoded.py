@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from course import data
+from test_data import _register
 
 
 def _lzma_npz(path, seed=0, n=64):
@@ -36,14 +37,6 @@ def _rewrite(path, seed):
     arrays = _lzma_npz(path, seed=seed)
     os.utime(path, ns=(seed, seed))
     return arrays
-
-
-def _register(folder, fname):
-    sha = hashlib.sha256((folder / fname).read_bytes()).hexdigest()
-    reg = folder / "registry.json"
-    old = json.loads(reg.read_text()) if reg.exists() else {}
-    reg.write_text(json.dumps({**old, fname: sha}))
-    return sha
 
 
 def _refuse_decompressing(monkeypatch):
@@ -224,25 +217,28 @@ def test_nowhere_to_write_falls_back_to_decompressing_quietly(tmp_path, monkeypa
     assert sorted(os.listdir(source_dir)) == ["mnist.npz", "registry.json"]
 
 
+def _publish(folder, arrays, sha):
+    path = folder / "mnist.npz"
+    return data._publish(folder / "decoded", sha, path, data._stamp(path), arrays)
+
+
 def test_a_publisher_that_finds_a_copy_in_place_keeps_it(source, tmp_cache):
     """Two builders: the second one's rename fails and it keeps the first one's copy."""
     arrays, sha = source
-    store = tmp_cache / "decoded"
-    first = data._publish(store, sha, tmp_cache / "mnist.npz", arrays)
+    first = _publish(tmp_cache, arrays, sha)
     inode = (first / "x_train.npy").stat().st_ino
-    assert data._publish(store, sha, tmp_cache / "mnist.npz", arrays) == first
+    assert _publish(tmp_cache, arrays, sha) == first
     assert (first / "x_train.npy").stat().st_ino == inode
-    assert [p.name for p in store.iterdir()] == [sha]
+    assert [p.name for p in (tmp_cache / "decoded").iterdir()] == [sha]
 
 
 def test_a_publisher_replaces_a_damaged_copy_in_place(source, tmp_cache):
     arrays, sha = source
-    store = tmp_cache / "decoded"
-    first = data._publish(store, sha, tmp_cache / "mnist.npz", arrays)
+    first = _publish(tmp_cache, arrays, sha)
     _truncate(first)
-    data._publish(store, sha, tmp_cache / "mnist.npz", arrays)
+    assert _publish(tmp_cache, arrays, sha) == first
     _assert_same(data._read_decoded(first, sha, None), arrays)
-    assert [p.name for p in store.iterdir()] == [sha]
+    assert [p.name for p in (tmp_cache / "decoded").iterdir()] == [sha]
 
 
 BUILDER = """
@@ -269,7 +265,10 @@ def decompress_then_wait(path):
 data._npz = decompress_then_wait
 all_reach("started")
 (x, y), (xt, yt) = data.load("mnist")
-print(hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in (x, y, xt, yt))).hexdigest())
+digest = hashlib.sha256()
+for a in (x, y, xt, yt):
+    digest.update(np.ascontiguousarray(a).tobytes())
+print(digest.hexdigest())
 """
 
 
@@ -293,3 +292,10 @@ def test_concurrent_builders_do_not_collide(source, tmp_cache, home, tmp_path):
     assert [p.name for p in (tmp_cache / "decoded").iterdir()] == [sha], "one copy, no leftovers"
     assert not home.exists(), "a builder that lost the race must not write elsewhere"
     _assert_same(data._read_decoded(tmp_cache / "decoded" / sha, sha, None), arrays)
+
+
+def test_off_means_no_decoding_at_all(source, tmp_cache, monkeypatch):
+    monkeypatch.setenv("COURSE_DECODED", "off")
+    monkeypatch.setattr(data, "_npz", lambda p: pytest.fail("decode() decompressed for nothing"))
+    assert data.decode(tmp_cache / "mnist.npz") is None
+    assert not (tmp_cache / "decoded").exists()
