@@ -4,7 +4,7 @@ Sandboxed kernels have no network, so a data set that is neither cached nor bund
 fail inside every student's kernel and cost each of them the same points. The grader (and
 the demo, and the notebook tests) fetch it beforehand on the host, or refuse the lab with
 the reason and the fix. They also decode it there once (``course.data.decode``), so that no
-kernel spends its time limit decompressing (CIFAR-10: ~45 s on a loaded 2-core machine);
+kernel spends its time limit decompressing (CIFAR-10: about a minute on a loaded 2-core machine);
 the held-out view (autograder/heldout.py) carries the decoded copies into the sandbox.
 """
 from __future__ import annotations

@@ -13,12 +13,13 @@ Resolution, in order:
 1. **The cache.** Each directory of ``COURSE_DATA`` (several may be joined with ``os.pathsep``;
    default ``~/.cache/course``) is searched for the data set's ``.npz`` files. Every file is
    checked against its sha256 before use (or was, when its decoded copy was made: below); a
-   mismatch raises ``ChecksumError`` naming the file and both hashes, it is never used silently. The built-in registry (``FILES``) holds
-   the canonical files (the ones in the course's shared data folder). A directory may hold a
-   ``registry.json`` (``{"file.npz": "<sha256>", ...}``) that adds to or overrides the
-   built-in registry *for that directory only*: this is how downloads are recorded and how
-   the autograder lays out a directory of held-out data. The sha256 guards against
-   corruption and wrong files, not against someone who can write the directory.
+   mismatch raises ``ChecksumError`` naming the file and both hashes, it is never used
+   silently. The built-in registry (``FILES``) holds the canonical files (the ones in the
+   course's shared data folder). A directory may hold a ``registry.json``
+   (``{"file.npz": "<sha256>", ...}``) that adds to or overrides the built-in registry *for
+   that directory only*: this is how downloads are recorded and how the autograder lays out
+   a directory of held-out data. The sha256 guards against corruption and wrong files, not
+   against someone who can write the directory.
 2. **The download**, only when the host answers a TCP probe within ``COURSE_PROBE_TIMEOUT``
    seconds (default 2; ``COURSE_OFFLINE=1`` skips it). MNIST, Fashion-MNIST and CIFAR-10
    come through ``keras.datasets`` (its own progress bar and, for MNIST and CIFAR, its own
@@ -38,11 +39,12 @@ lossless, keras order) is preferred when present. Hymenoptera is class-sorted to
 shuffled the same way.
 
 Decoded copies. The shared ``.npz`` files are LZMA-compressed (the smallest form to carry),
-and decompressing them is slow: ~7 s per 10,000 CIFAR-10 images on a loaded 2-core machine,
-so ~45 s for CIFAR-10 in every notebook run and every graded submission. So each data file
-is decoded once into a folder of plain ``.npy`` files, one per array, which later loads map
-into memory (``np.load(mmap_mode="c")``: copy-on-write, so the arrays are writable and
-private like any others, and processes share the pages). ``COURSE_DECODED=off`` turns this off.
+and decompressing them is slow: ``load("cifar10")`` took 45-85 s on a loaded 2-core machine,
+in every notebook run and every graded submission. So each data file is decoded once into a
+folder of plain ``.npy`` files, one per array, which later loads map into memory
+(``np.load(mmap_mode="c")``: copy-on-write, so the arrays are writable and private like any
+others, and processes share the pages): CIFAR-10 then takes ~3 s, most of it the shuffle
+(``python bench/data_cache.py`` measures both). ``COURSE_DECODED=off`` turns this off.
 
 - *Where.* The copy of ``DIR/file.npz`` is the folder ``decoded/<sha256 of the file>/``
   (arrays and ``manifest.json``) beside the file when ``DIR`` may be written, else in
