@@ -25,7 +25,9 @@ import datetime
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 from autograder.config import Course
@@ -166,7 +168,8 @@ def _reading(course: Course):
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
-    engine = create_engine(f"sqlite:///file:{course.gradebook}?mode=ro&uri=true")
+    uri = f"file:{urllib.parse.quote(str(course.gradebook.resolve()))}?mode=ro"
+    engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
     try:
         with Session(engine) as session:
             yield session

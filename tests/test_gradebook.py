@@ -43,7 +43,7 @@ def _result() -> NotebookResult:
 
 def test_pending_reads_only_and_a_recorded_version_is_not_pending(tmp_path):
     prepare_environment()  # nbgrader runs alembic from this interpreter's bin/
-    course = Course(tmp_path / "course", REPO)
+    course = Course(tmp_path / "my course", REPO)
     _submit(course, "alice")
     _submit(course, "bob")
     tasks, done = pending(course)
