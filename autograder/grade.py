@@ -160,7 +160,8 @@ def make_cluster(workers: int, gpus: int):
         specs = {f"cpu{i}": {"cls": Nanny, "options": {
             "nthreads": 1, "memory_limit": 0,
             "env": {ROLE_ENV: "worker", "CUDA_VISIBLE_DEVICES": ""}}} for i in range(workers)}
-    scheduler = {"cls": Scheduler, "options": {"dashboard_address": None}}
+    # any free port for its HTTP server: a busy 8787 (another cluster) only warns
+    scheduler = {"cls": Scheduler, "options": {"dashboard_address": ":0"}}
     return SpecCluster(workers=specs, scheduler=scheduler, silence_logs=40)
 
 
