@@ -174,7 +174,8 @@ def render(r: BenchReport) -> str:
     bare = r.ways[0].per_submission
     lines = [f"lab {r.lab} at scale {r.scale}: {r.submissions} copies of the correct sample, "
              f"{r.workers} at a time each way",
-             f"  {'':28s} {'s/submission':>12s} {'x bare':>7s} {'per minute':>10s}  load when started"]
+             f"  {'':28s} {'s/submission':>12s} {'x bare':>7s} {'per minute':>10s}"
+             "  load when started"]
     for w in r.ways:
         lines.append(f"  {w.name:28s} {w.per_submission:12.1f} {w.per_submission / bare:7.2f} "
                      f"{r.per_minute(w):10.1f}  {w.load}")

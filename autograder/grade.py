@@ -22,13 +22,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from autograder.cli import course_argument, subparser
 from autograder.config import Course, course_from
 from autograder.gradebook import (ROLE_ENV, ensure_lab, format_timestamp, graded_versions,
                                   parse_timestamp, record)
 from autograder.labdata import prepare_data
+from autograder.results import NotebookResult
+from autograder.session import Limits
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,13 +44,13 @@ class Task:
     workdir: str
     scale: str = "tiny"
     data_dir: str | None = None
-    limits: Any = None
+    limits: Limits | None = None
 
 
 @dataclasses.dataclass
 class Outcome:
     task: Task
-    result: Any = None          # a NotebookResult
+    result: NotebookResult | None = None
     error: str = ""             # the grading itself failed (retried on the next run)
     seconds: float = 0.0
     worker: str = ""
@@ -101,7 +102,8 @@ def _worker_name() -> str:
 
 
 def pending(course: Course, lab: str | None = None, scale: str = "tiny",
-            data_dir: str | None = None, limits: Any = None) -> tuple[list[Task], int]:
+            data_dir: str | None = None,
+            limits: Limits | None = None) -> tuple[list[Task], int]:
     """Submissions whose collected version the gradebook has no grades for; and how many do.
     Reads only (the submitted folder and the gradebook)."""
     labs = set(course.labs())
@@ -167,7 +169,7 @@ def make_cluster(workers: int, gpus: int):
 
 def grade(course: Course, *, lab: str | None = None, workers: int = 2, gpus: str | int = 0,
           scheduler: str | None = None, scale: str = "tiny", data_dir: str | None = None,
-          limits: Any = None, progress: bool = True, on_result=None) -> GradeReport:
+          limits: Limits | None = None, progress: bool = True, on_result=None) -> GradeReport:
     """Grade what is pending; record each result as soon as it arrives. See the module doc."""
     start = time.perf_counter()
     tasks, skipped = pending(course, lab, scale, data_dir, limits)

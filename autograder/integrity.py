@@ -93,7 +93,8 @@ def code_flags(source_nb, nb, lab: str) -> list[Flag]:
     flags = []
     tests = {grade_id(c) for c in source_nb.cells if is_test_cell(c)}
     forbidden = forbidden_modules(source_nb, lab)
-    instructor_code = {normalized(c.source) for c in source_nb.cells if c.get("cell_type") == "code"}
+    instructor_code = {normalized(c.source) for c in source_nb.cells
+                       if c.get("cell_type") == "code"}
     for cell in nb.cells:
         gid = grade_id(cell)
         if cell.get("cell_type") != "code" or gid in tests:

@@ -178,7 +178,8 @@ class _Run:
                     break
                 again += 1
             self.errors.append(f"the kernel died; restarted it and ran again the {again} of "
-                               f"{len(self.ran)} cells that had run before (not the one it died in)")
+                               f"{len(self.ran)} cells that had run before (not the one it "
+                               "died in)")
         return True
 
     def ask(self, query) -> Any:
@@ -301,7 +302,8 @@ def grade_notebook(source: Path, submission: Path, workdir: Path, *, lab: str,
         if gid in results:
             cells.append(results[gid])
         elif not integrity.is_test_cell(c):
-            cells.append(CellResult(gid, rules.points(c), 0.0, (), "graded by the instructor", True))
+            cells.append(CellResult(gid, rules.points(c), 0.0, (), "graded by the instructor",
+                                    True))
         else:
             why = "the submission is not a valid notebook" if nb is None else "not graded"
             cells.append(CellResult(gid, rules.points(c), 0.0, (), why))

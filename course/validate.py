@@ -197,7 +197,8 @@ def run_notebook(nb, workdir: Path, *, scale: str, timeout: float = 600,
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="validate-") as sockets:
         client = NotebookClient(nb, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
-                                kernel_name="python3", resources={"metadata": {"path": str(workdir)}})
+                                kernel_name="python3",
+                                resources={"metadata": {"path": str(workdir)}})
         client.kernel_manager_class = kernel_manager_class(Path(sockets))
         with client.setup_kernel(env=env):
             for n, index in enumerate(code, 1):
@@ -316,7 +317,8 @@ class Progress:
         self.last: float | None = None
 
     def __call__(self, i: int, n: int, elapsed: float, scale: str) -> None:
-        text = f"cell {i} of {n}, {int(elapsed) // 60}:{int(elapsed) % 60:02d} elapsed, scale {scale}"
+        minutes, seconds = divmod(int(elapsed), 60)
+        text = f"cell {i} of {n}, {minutes}:{seconds:02d} elapsed, scale {scale}"
         if self.stream.isatty():
             self.stream.write("\r  " + text + ("\n" if i == n else ""))
         elif self.last is None or elapsed - self.last >= self.every or i == n:
@@ -337,6 +339,7 @@ def this_notebook(*, lab: str | None = None, labs_dir: str | Path | None = None,
         path.write_text(json.dumps(nb), encoding="utf-8")
         report = validate(path, lab=lab, labs_dir=Path(labs_dir) if labs_dir else None,
                           timeout=timeout, workdir=Path.cwd(), progress=Progress())
+    report = dataclasses.replace(report, notebook=Path("this notebook"))
     print(render(report))
     return report
 
