@@ -18,6 +18,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course.validate import kernel_manager_class, verdicts
+
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted(ROOT.glob("solutions/*/*.ipynb"))
 COMMITTED = SOLUTIONS + sorted(ROOT.glob("labs/*/*.ipynb"))
@@ -45,7 +47,7 @@ def execute(path: Path, scale: str = "tiny", cell_timeout: int = CELL_TIMEOUT):
             shutil.copytree(path.parent, work)
             client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
                                     resources={"metadata": {"path": str(work)}})
-            client.kernel_manager_class = _venv_kernel_manager()
+            client.kernel_manager_class = kernel_manager_class(Path(tmp))
             client.execute()
     finally:
         for k, v in old.items():
@@ -54,18 +56,6 @@ def execute(path: Path, scale: str = "tiny", cell_timeout: int = CELL_TIMEOUT):
             else:
                 os.environ[k] = v
     return nb
-
-
-def _venv_kernel_manager():
-    """A KernelManager whose python3 kernel is always sys.executable (never a user kernelspec)."""
-    from jupyter_client.manager import KernelManager
-
-    class VenvKernelManager(KernelManager):
-        def format_kernel_cmd(self, extra_arguments=None):
-            cmd = super().format_kernel_cmd(extra_arguments)
-            return [sys.executable, *cmd[1:]] if cmd and "python" in Path(cmd[0]).name else cmd
-
-    return VenvKernelManager
 
 
 def _is_test_cell(cell) -> bool:
@@ -84,9 +74,17 @@ def streams_of_test_cells(nb, stream: str | None = None):
 
 
 def failed_checks(nb) -> list[str]:
-    """Every FAIL line that the executed notebook's test cells printed, with its grade_id."""
-    return [f"{gid}: {line.strip()}" for gid, text in streams_of_test_cells(nb)
-            for line in text.splitlines() if line.lstrip().startswith("FAIL ")]
+    """Every failed check of the executed notebook's test cells (their verdicts as data, as
+    the validator reads them), and every test cell that raised or showed none, by grade_id."""
+    failed = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and _is_test_cell(cell):
+            outcomes, error, _ = verdicts(cell)
+            gid = cell.metadata["nbgrader"]["grade_id"]
+            failed += [f"{gid}: {o.line()}" for o in outcomes if o.passed is False]
+            failed += [f"{gid}: ERROR {error}"] if error else []
+            failed += [] if outcomes or error else [f"{gid}: displayed no check verdicts"]
+    return failed
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=_id)

@@ -347,3 +347,31 @@ def test_installing_the_edition_on_colab_changes_none_of_its_packages(edition, t
                for p in json.loads(report.read_text())["install"]]
     assert changes == [("course", tomllib.loads((edition / "pyproject.toml").read_text())
                         ["project"]["version"])], changes
+
+
+def test_the_student_checks_a_lab_with_the_edition_alone(edition, student_venv, tmp_path):
+    """`python -m course.validate`, run where only the edition is installed (no grader, no
+    solutions): the released lab 00 as handed out is not ready (failing checks, exit 1); with
+    the reference answers written into its answer cells, it is (exit 0)."""
+    from labkit import Lab
+
+    lab = Lab("00-orientation")
+    work = tmp_path / "00-orientation"
+    shutil.copytree(edition / "labs" / "00-orientation", work)
+    released = work / "00-orientation.ipynb"
+    handed_out = student_venv.run("-m", "course.validate", released.name, cwd=work)
+    assert handed_out.returncode == 1, handed_out.stdout + handed_out.stderr
+    assert "FAIL" in handed_out.stdout and "PASSED" not in handed_out.stdout, handed_out.stdout
+
+    nb = json.loads(released.read_text())
+    answers = lab.answers_of({"base": "solution"})
+    for cell in nb["cells"]:
+        gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if gid in answers and cell["cell_type"] == "code":
+            cell["source"] = answers[gid]
+        elif gid in answers:
+            cell["source"] = "A written answer."
+    released.write_text(json.dumps(nb))
+    done = student_venv.run("-m", "course.validate", released.name, cwd=work)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASSED" in done.stdout and "FAIL " not in done.stdout, done.stdout
