@@ -11,7 +11,7 @@ import importlib
 import sys
 
 COMMANDS = ["release", "publish", "collect", "grade", "feedback", "export", "report",
-            "validate", "demo", "samples", "bench"]
+            "similarity", "validate", "demo", "samples", "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:
