@@ -6,8 +6,9 @@ check, the share of the class that failed it and its most common message (hidden
 included: this page is the instructor's, never a student's); per graded cell, its scores;
 the time each notebook took, and the cells where runs went past their time limit or killed
 the kernel; integrity flags; the submissions that did not run to the end and those
-collected but not graded. It reads the gradebook and each results.json (nothing is graded again); every
-student-derived string reaches the page HTML-escaped (the template autoescapes).
+collected but not graded. It reads the gradebook and each results.json (nothing is graded
+again); every student-derived string reaches the page HTML-escaped (the template
+autoescapes).
 
 The judge records one run time per notebook, not per cell: the page shows that, and per
 cell only the time-limit events the run recorded.
@@ -179,12 +180,17 @@ def _failure_bars(checks: pd.DataFrame) -> str:
     return _png(fig)
 
 
-def render(report: ClassReport) -> str:
-    """The page (autograder/templates/report.html) with its plots embedded."""
+def template(name: str):
+    """An instructor's page template of autograder/templates/, escaping every value."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined)
+    return env.get_template(name)
+
+
+def render(report: ClassReport) -> str:
+    """The page (autograder/templates/report.html) with its plots embedded."""
     subs = report.submissions
     top = float(subs["max_score"].max()) if len(subs) else 0.0
     plots = {}
@@ -199,7 +205,7 @@ def render(report: ClassReport) -> str:
              "median_seconds": float(subs["seconds"].median()) if len(subs) else 0.0,
              "max_seconds": float(subs["seconds"].max()) if len(subs) else 0.0,
              "unsandboxed": int((~subs["sandboxed"].astype(bool)).sum()) if len(subs) else 0}
-    return env.get_template("report.html").render(
+    return template("report.html").render(
         lab=report.lab, stats=stats, plots=plots,
         submissions=subs.sort_values("score", kind="stable").to_dict("records"),
         checks=report.checks.to_dict("records"), cells=report.cells.to_dict("records"),

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from autograder.cli import course_argument, subparser
 from autograder.config import Course, course_from
-from autograder.feedback import TEMPLATES
 from course.notebook_rules import grade_id, nbgrader_meta, read_notebook
 
 THRESHOLD = 0.8
@@ -192,11 +191,9 @@ def compare_class(course: Course, lab: str, threshold: float = THRESHOLD) -> Sim
 
 def render(report: SimilarityReport) -> str:
     """The page: the caution, clusters per cell, then each pair's cells side by side."""
-    import jinja2
+    from autograder.report import template
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
-    return env.get_template("similarity.html").render(
+    return template("similarity.html").render(
         report=report, pairs=report.pairs[:SHOWN_PAIRS], hidden=len(report.pairs[SHOWN_PAIRS:]),
         k=K, min_shingles=MIN_SHINGLES) + "\n"
 

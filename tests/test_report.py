@@ -6,7 +6,8 @@ import re
 
 from markupsafe import escape
 
-from autograder.report import class_report, write_report
+from autograder import cli
+from autograder.report import class_report
 from autograder.results import NotebookResult
 from classbook import LAB, ONE_HOT, SOFTMAX, cell, graded_class, submit
 from course.notebook_rules import Flag
@@ -61,11 +62,13 @@ def test_the_tables_count_what_was_recorded(tmp_path):
     assert list(report.flags.code) == ["forbidden-import"]
 
 
-def test_the_page_has_every_section_with_the_numbers_and_escapes_student_text(tmp_path):
+def test_the_page_has_every_section_with_the_numbers_and_escapes_student_text(tmp_path, capsys):
     course = _class(tmp_path)
-    path, _ = write_report(course, LAB)
-    assert path == course.root / "reports" / f"{LAB}.html"
-    page = path.read_text(encoding="utf-8")
+    assert cli.main(["report", "--lab", LAB, "--course", str(course.root)]) == 0
+    out = capsys.readouterr().out
+    assert " 67% fail orientation-one-hot-checks: new labels (hidden)" in out
+    assert "1 did not run to the end, 1 integrity flags, 1 collected but not graded" in out
+    page = (course.root / "reports" / f"{LAB}.html").read_text(encoding="utf-8")
     for section in ("scores", "checks", "cells", "time", "integrity", "unfinished"):
         assert f"id='{section}'" in page, section
     assert page.count("src='data:image/png;base64,") == 3  # scores, checks, time

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from markupsafe import escape
 
-from autograder import samples
+from autograder import cli, samples
 from autograder.config import REPO, Course
-from autograder.similarity import THRESHOLD, compare_class, normalized, write_similarity
+from autograder.similarity import THRESHOLD, compare_class, normalized
 
 LAB = "00-orientation"
 SOFTMAX, ONE_HOT = "orientation-softmax", "orientation-one-hot"
@@ -106,9 +106,11 @@ def test_independent_answers_stay_well_below_the_threshold(course):
     assert independent and max(independent) < THRESHOLD - 0.2, sorted(independent)
 
 
-def test_the_page_says_lead_not_verdict_and_shows_both_cells(course):
-    path, _ = write_similarity(course, LAB)
-    page = path.read_text(encoding="utf-8")
+def test_the_page_says_lead_not_verdict_and_shows_both_cells(course, capsys):
+    assert cli.main(["similarity", "--lab", LAB, "--course", str(course.root)]) == 0
+    out = capsys.readouterr().out
+    assert "never a verdict" in out and "\n    alice, bob\n" in out and "2 pairs;" in out
+    page = (course.root / "similarity" / f"{LAB}.html").read_text(encoding="utf-8")
     assert "A lead, never a verdict." in page
     pair = page.split("id='pairs'")[1]
     assert str(escape(COPY[SOFTMAX])) in pair and str(escape(ORIGINAL[SOFTMAX])) in pair
