@@ -31,8 +31,8 @@ from autograder.gradebook import read_results, scores
 
 MESSAGE_CHARS = 300
 # what the judge writes when a run stopped early (autograder/judge.py's error lines)
-STOPPED = re.compile(r"ran past its|killed the kernel|kernel died|could not start|"
-                     r"could not be restarted|is not running")
+STOPPED = re.compile(r"ran past its|killed the kernel|printed too much output|"
+                     r"could not start|could not be restarted")
 CELL_EVENT = re.compile(r"^(?P<cell>\S+(?: \d+)?) (?P<what>ran past its time limit|"
                         r"killed the kernel|printed too much output)")
 
@@ -42,7 +42,7 @@ class ClassReport:
     """Everything the page shows, as tables (compute first; :func:`render` only draws)."""
 
     lab: str
-    submissions: pd.DataFrame  # student, score, max_score, seconds, sandboxed
+    submissions: pd.DataFrame  # student, score, max_score, seconds, ran, sandboxed
     checks: pd.DataFrame       # cell, check, hidden, students, failed, share_failed, message, ...
     cells: pd.DataFrame        # cell, points, mean_score, full_marks, not_judged, manual
     stops: pd.DataFrame        # cell, what (ran past its time limit, ...), runs
@@ -78,7 +78,8 @@ def class_report(course: Course, lab: str) -> ClassReport:
         graded.add(row.student)
         result = recorded.result
         subs.append({"student": row.student, "score": row.score, "max_score": row.max_score,
-                     "seconds": result.seconds, "sandboxed": result.sandboxed})
+                     "seconds": result.seconds, "sandboxed": result.sandboxed,
+                     "ran": any(c.checks for c in result.cells)})
         for cell in result.cells:
             cells.append({"cell": cell.grade_id, "points": cell.points, "score": cell.score,
                           "manual": cell.manual, "judged": bool(cell.checks)})
@@ -96,7 +97,7 @@ def class_report(course: Course, lab: str) -> ClassReport:
     ungraded = sorted(p.parent.name for p in submitted.glob(f"*/{lab}") if p.is_dir()
                       and p.parent.name not in graded) if submitted.is_dir() else []
     return ClassReport(lab, pd.DataFrame(subs, columns=["student", "score", "max_score",
-                                                        "seconds", "sandboxed"]),
+                                                        "seconds", "ran", "sandboxed"]),
                        _check_table(pd.DataFrame(checks)), _cell_table(pd.DataFrame(cells)),
                        pd.DataFrame([(c, w, n) for (c, w), n in events.most_common()],
                                     columns=["cell", "what", "runs"]),
@@ -204,7 +205,7 @@ def render(report: ClassReport) -> str:
              "median": float(subs["score"].median()) if len(subs) else 0.0, "max_score": top,
              "median_seconds": float(subs["seconds"].median()) if len(subs) else 0.0,
              "max_seconds": float(subs["seconds"].max()) if len(subs) else 0.0,
-             "unsandboxed": int((~subs["sandboxed"].astype(bool)).sum()) if len(subs) else 0}
+             "unsandboxed": int((subs["ran"] & ~subs["sandboxed"]).sum()) if len(subs) else 0}
     return template("report.html").render(
         lab=report.lab, stats=stats, plots=plots,
         submissions=subs.sort_values("score", kind="stable").to_dict("records"),

@@ -27,7 +27,7 @@ def _class(tmp_path):
             cell(ONE_HOT, [("shape", False, SHAPE_FAIL, False), ("values", True, "", False),
                            ("new labels", False, "expected [[0, 1]], got [[1, 0]]", True)]),
             cell(SOFTMAX, [("sums to one", True, "", False),
-                           ("large scores", False, "got nan", True)])), (), (), True, 20.0),
+                           ("large scores", False, "got nan", True)])), (), (), False, 20.0),
         "carol": NotebookResult(LAB, (
             cell(ONE_HOT, [("shape", False, SHAPE_FAIL, False), ("values", False, HOSTILE, False),
                            ("new labels", False, "expected [[0, 1]], got [[1, 0]]", True)]),
@@ -75,6 +75,7 @@ def test_the_page_has_every_section_with_the_numbers_and_escapes_student_text(tm
     row = re.search(r"<tr><td><code>orientation-one-hot-checks</code></td><td>shape</td>.*?</tr>",
                     page).group(0)
     assert "2 of 3" in row and "67%" in row and escape(SHAPE_FAIL) in row and "(2×)" in row
+    assert "Graded without the sandbox: 1." in page  # bob's; carol's ran sandboxed
     assert "<script>" not in page and escape(HOSTILE) in page
     assert "imports course.answers &lt;b&gt;" in page
     unfinished = page.split("id='unfinished'")[1]
