@@ -10,8 +10,8 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["release", "publish", "collect", "grade", "feedback", "export", "validate", "demo",
-            "samples", "bench"]
+COMMANDS = ["release", "publish", "collect", "grade", "feedback", "export", "report",
+            "similarity", "validate", "demo", "samples", "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,9 +1,10 @@
 """The whole pipeline on the bundled samples, in a temporary course directory.
 
 release (check labs/ is current) -> build every lab's sample submissions -> collect ->
-grade (Dask, sandboxed) -> feedback -> export. Prints the grade table, expected vs got for
-every sample, and where the feedback pages and grades.csv are. Exits 1 when a sample
-misses its expected score or an expected integrity flag.
+grade (Dask, sandboxed) -> feedback -> export (grades.csv, Canvas, Moodle) -> the class
+report and the similarity of answers per lab. Prints the grade table, expected vs got for
+every sample, each lab's similar answers, and where the pages and files are. Exits 1 when a
+sample misses its expected score or an expected integrity flag.
 """
 from __future__ import annotations
 
@@ -47,6 +48,9 @@ class DemoReport:
     feedback: list[Path]
     grades_csv: Path
     unavailable: dict[str, str] = dataclasses.field(default_factory=dict)  # lab -> why skipped
+    lms_files: list[Path] = dataclasses.field(default_factory=list)
+    reports: list[Path] = dataclasses.field(default_factory=list)
+    similar: list = dataclasses.field(default_factory=list)  # a SimilarityReport per lab
 
     @property
     def ok(self) -> bool:
@@ -77,7 +81,7 @@ def run_demo(course_dir: Path | None = None, *, labs: list[str] | None = None,
              repo: Path = REPO, demo_only: bool = True) -> DemoReport:
     """Grade the samples of `labs` (default all) in a course directory; `demo_only=False`
     leaves out the samples marked demo_only (the test suite's shorter run)."""
-    from autograder import collect, export, feedback, grade, release, samples
+    from autograder import collect, export, feedback, grade, release, report, samples, similarity
     from autograder.labdata import prepare_data
 
     start = time.perf_counter()
@@ -94,17 +98,22 @@ def run_demo(course_dir: Path | None = None, *, labs: list[str] | None = None,
     built = samples.build_all(course, root / "inbox", labs, demo_only=demo_only)
     collect.collect(course, root / "inbox", labs=labs)
     t = time.perf_counter()
-    report = grade.grade(course, workers=workers, scale=scale, progress=progress)
+    graded = grade.grade(course, workers=workers, scale=scale, progress=progress)
     grade_seconds = time.perf_counter() - t
     pages = [f.path for f in feedback.generate_feedback(course)]
     csv_path = export.export(course)
-    failures = [f"{f.task.student}/{f.task.lab}: {f.error}" for f in report.failures]
+    lms = [export.export(course, fmt=fmt) for fmt in ("canvas", "moodle")]
+    pages_by_lab = [report.write_report(course, lab)[0] for lab in labs]
+    similar = [similarity.write_similarity(course, lab)[1] for lab in labs]
+    failures = [f"{f.task.student}/{f.task.lab}: {f.error}" for f in graded.failures]
     return DemoReport(course, compare(course, built), stale, grade_seconds,
-                      time.perf_counter() - start, failures, pages, csv_path, unavailable)
+                      time.perf_counter() - start, failures, pages, csv_path, unavailable,
+                      lms, pages_by_lab, similar)
 
 
 def render(report: DemoReport) -> str:
     from autograder.grade import summary_table
+    from autograder.similarity import summary
 
     lines = [summary_table(report.course), "", "Expected vs got (COURSE_SCALE=tiny):"]
     for c in report.checks:
@@ -125,10 +134,14 @@ def render(report: DemoReport) -> str:
         lines.append(f"grading failed: {f}")
     for lab, why in report.unavailable.items():
         lines.append(f"\nSKIPPED {lab}: its data cannot be had here ({why})")
+    lines += [""] + [summary(s) for s in report.similar]
     n_ok = sum(c.ok for c in report.checks)
     lines += ["", f"feedback pages: {report.course.feedback}/<student>/<lab>/<lab>.html "
                   f"({len(report.feedback)} pages)",
               f"grades:         {report.grades_csv}",
+              f"for the LMS:    {', '.join(str(p) for p in report.lms_files)}",
+              f"class reports:  {', '.join(str(p) for p in report.reports)}",
+              f"similarity:     {report.course.root / 'similarity'}/<lab>.html",
               f"gradebook:      {report.course.gradebook}",
               f"{n_ok} of {len(report.checks)} samples graded as expected; grading took "
               f"{report.grade_seconds:.0f} s, the whole demo {report.seconds:.0f} s"]

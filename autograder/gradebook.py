@@ -141,9 +141,14 @@ def record(course: Course, student: str, lab: str, timestamp: str, result: Noteb
         sub = gb.update_or_create_submission(lab, student)
         sub.timestamp = None  # not graded until the final commit below
         scores = {c.grade_id: c.score for c in result.cells}
+        manual = {c.grade_id for c in result.cells if c.manual}
         for notebook in sub.notebooks:
             for grade in notebook.grades:
                 if grade.cell.type != "GradeCell":
+                    continue
+                if grade.name in manual:  # left to formgrader, as nbgrader's autograde does
+                    grade.auto_score = None
+                    grade.needs_manual_grade = grade.manual_score is None
                     continue
                 grade.auto_score = float(scores.get(grade.name, 0.0) or 0.0)
                 grade.needs_manual_grade = False

@@ -1,0 +1,247 @@
+"""The instructor's page on one lab: how the class did, check by check, as grading recorded it.
+
+`python -m autograder report --lab LAB` writes reports/<lab>.html in the course directory:
+one self-contained page (plots embedded as PNG, no server) with the score histogram; per
+check, the share of the class that failed it and its most common message (hidden checks
+included: this page is the instructor's, never a student's); per graded cell, its scores;
+the time each notebook took, and the cells where runs went past their time limit or killed
+the kernel; integrity flags; the submissions that did not run to the end and those
+collected but not graded. It reads the gradebook and each results.json (nothing is graded
+again); every student-derived string reaches the page HTML-escaped (the template
+autoescapes).
+
+The judge records one run time per notebook, not per cell: the page shows that, and per
+cell only the time-limit events the run recorded.
+"""
+from __future__ import annotations
+
+import base64
+import collections
+import dataclasses
+import io
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from autograder.cli import course_argument, subparser
+from autograder.config import Course, course_from
+from autograder.feedback import TEMPLATES
+from autograder.gradebook import read_results, scores
+
+MESSAGE_CHARS = 300
+# what the judge writes when a run stopped early (autograder/judge.py's error lines)
+STOPPED = re.compile(r"ran past its|killed the kernel|printed too much output|"
+                     r"could not start|could not be restarted")
+CELL_EVENT = re.compile(r"^(?P<cell>\S+(?: \d+)?) (?P<what>ran past its time limit|"
+                        r"killed the kernel|printed too much output)")
+
+
+@dataclasses.dataclass
+class ClassReport:
+    """Everything the page shows, as tables (compute first; :func:`render` only draws)."""
+
+    lab: str
+    submissions: pd.DataFrame  # student, score, max_score, seconds, ran, sandboxed
+    checks: pd.DataFrame       # cell, check, hidden, students, failed, share_failed, message, ...
+    cells: pd.DataFrame        # cell, points, mean_score, full_marks, not_judged, manual
+    stops: pd.DataFrame        # cell, what (ran past its time limit, ...), runs
+    flags: pd.DataFrame        # student, code, cell, message
+    unfinished: pd.DataFrame   # student, why
+    ungraded: list[str]        # collected, not graded (yet)
+
+
+def _short(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS - 1] + "…"
+
+
+def _stopped_early(result) -> list[str]:
+    """Why a run did not reach its end: stop errors and graded cells never judged."""
+    why = [_short(e) for e in result.errors if STOPPED.search(e)]
+    why += [f"{c.grade_id} not judged: {_short(c.note)}" for c in result.cells
+            if not c.manual and not c.checks and c.note]
+    return why
+
+
+def class_report(course: Course, lab: str) -> ClassReport:
+    """The tables of `lab`'s report, from the gradebook's scores and the recorded results."""
+    subs, checks, cells, flags, unfinished = [], [], [], [], []
+    events: collections.Counter = collections.Counter()
+    graded = set()
+    for row in scores(course):
+        if row.lab != lab:
+            continue
+        recorded = read_results(course, row.student, lab)
+        if recorded is None:
+            continue
+        graded.add(row.student)
+        result = recorded.result
+        subs.append({"student": row.student, "score": row.score, "max_score": row.max_score,
+                     "seconds": result.seconds, "sandboxed": result.sandboxed,
+                     "ran": any(c.checks for c in result.cells)})
+        for cell in result.cells:
+            cells.append({"cell": cell.grade_id, "points": cell.points, "score": cell.score,
+                          "manual": cell.manual, "judged": bool(cell.checks)})
+            for chk in cell.checks:
+                checks.append({"cell": cell.grade_id, "check": chk.label, "hidden": chk.hidden,
+                               "weight": chk.weight, "passed": chk.passed,
+                               "message": "" if chk.passed else _short(chk.detail)})
+        flags += [{"student": row.student, "code": f.code, "cell": f.cell or "",
+                   "message": _short(f.message)} for f in result.flags]
+        unfinished += [{"student": row.student, "why": why} for why in _stopped_early(result)]
+        for error in result.errors:
+            if m := CELL_EVENT.match(error):
+                events[(m["cell"], m["what"])] += 1
+    submitted = course.submitted
+    ungraded = sorted(p.parent.name for p in submitted.glob(f"*/{lab}") if p.is_dir()
+                      and p.parent.name not in graded) if submitted.is_dir() else []
+    return ClassReport(lab, pd.DataFrame(subs, columns=["student", "score", "max_score",
+                                                        "seconds", "ran", "sandboxed"]),
+                       _check_table(pd.DataFrame(checks)), _cell_table(pd.DataFrame(cells)),
+                       pd.DataFrame([(c, w, n) for (c, w), n in events.most_common()],
+                                    columns=["cell", "what", "runs"]),
+                       pd.DataFrame(flags, columns=["student", "code", "cell", "message"]),
+                       pd.DataFrame(unfinished, columns=["student", "why"]), ungraded)
+
+
+def _most_common(messages: pd.Series) -> tuple[str, int]:
+    counts = messages[messages != ""].value_counts()
+    return (str(counts.index[0]), int(counts.iloc[0])) if len(counts) else ("", 0)
+
+
+def _check_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per check: how many were judged on it, failed it, and the commonest message."""
+    columns = ["cell", "check", "hidden", "weight", "students", "failed", "share_failed",
+               "message", "message_count"]
+    if df.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for (cell, check), g in df.groupby(["cell", "check"], sort=False):
+        failed = g[~g["passed"]]
+        message, count = _most_common(failed["message"])
+        rows.append({"cell": cell, "check": check, "hidden": bool(g["hidden"].any()),
+                     "weight": float(g["weight"].iloc[0]), "students": len(g),
+                     "failed": len(failed), "share_failed": len(failed) / len(g),
+                     "message": message, "message_count": count})
+    return (pd.DataFrame(rows, columns=columns)
+            .sort_values(["share_failed", "cell"], ascending=[False, True], kind="stable")
+            .reset_index(drop=True))
+
+
+def _cell_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per graded cell: mean score, full marks, how many never judged."""
+    columns = ["cell", "points", "mean_score", "full_marks", "not_judged", "manual"]
+    if df.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for cell, g in df.groupby("cell", sort=False):
+        manual = bool(g["manual"].all())
+        rows.append({"cell": cell, "points": float(g["points"].iloc[0]),
+                     "mean_score": float(g["score"].mean()),
+                     "full_marks": int((g["score"] >= g["points"]).sum()),
+                     "not_judged": 0 if manual else int((~g["judged"]).sum()),
+                     "manual": manual})
+    return pd.DataFrame(rows, columns=columns)
+
+
+# ---------------------------------------------------------------------------- rendering
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _png(fig) -> str:
+    """A figure as a data: URI (the page needs no other file)."""
+    plt = _pyplot()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _histogram(values: pd.Series, top: float, xlabel: str, title: str) -> str:
+    fig, ax = _pyplot().subplots(figsize=(6.4, 3.0))
+    ax.hist(values, bins=20, range=(0, top or 1), color="#4c72b0", edgecolor="white")
+    ax.set(xlabel=xlabel, ylabel="submissions", title=title)
+    return _png(fig)
+
+
+def _failure_bars(checks: pd.DataFrame) -> str:
+    shown = checks.head(25).iloc[::-1]
+    fig, ax = _pyplot().subplots(figsize=(7.5, 0.3 * len(shown) + 1.0))
+    labels = [f"{c}: {k}"[:70] + (" (hidden)" if h else "")
+              for c, k, h in zip(shown["cell"], shown["check"], shown["hidden"])]
+    ax.barh(labels, 100 * shown["share_failed"],
+            color=["#8172b2" if h else "#c44e52" for h in shown["hidden"]])
+    ax.set(xlabel="% of graded submissions failing", xlim=(0, 100))
+    return _png(fig)
+
+
+def template(name: str):
+    """An instructor's page template of autograder/templates/, escaping every value."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    return env.get_template(name)
+
+
+def render(report: ClassReport) -> str:
+    """The page (autograder/templates/report.html) with its plots embedded."""
+    subs = report.submissions
+    top = float(subs["max_score"].max()) if len(subs) else 0.0
+    plots = {}
+    if len(subs):
+        plots["scores"] = _histogram(subs["score"], top, "score", f"{report.lab}: scores")
+        plots["time"] = _histogram(subs["seconds"], float(subs["seconds"].max()) * 1.05,
+                                   "seconds per notebook", "time each notebook took")
+    if len(report.checks):
+        plots["checks"] = _failure_bars(report.checks)
+    stats = {"graded": len(subs), "mean": float(subs["score"].mean()) if len(subs) else 0.0,
+             "median": float(subs["score"].median()) if len(subs) else 0.0, "max_score": top,
+             "median_seconds": float(subs["seconds"].median()) if len(subs) else 0.0,
+             "max_seconds": float(subs["seconds"].max()) if len(subs) else 0.0,
+             "unsandboxed": int((subs["ran"] & ~subs["sandboxed"]).sum()) if len(subs) else 0}
+    return template("report.html").render(
+        lab=report.lab, stats=stats, plots=plots,
+        submissions=subs.sort_values("score", kind="stable").to_dict("records"),
+        checks=report.checks.to_dict("records"), cells=report.cells.to_dict("records"),
+        stops=report.stops.to_dict("records"), flags=report.flags.to_dict("records"),
+        unfinished=report.unfinished.to_dict("records"),
+        ungraded=report.ungraded) + "\n"
+
+
+def write_report(course: Course, lab: str, out: Path | None = None) -> tuple[Path, ClassReport]:
+    """Compute and write the page (default: <course>/reports/<lab>.html)."""
+    report = class_report(course, lab)
+    path = Path(out) if out else course.root / "reports" / f"{lab}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(report), encoding="utf-8")
+    return path, report
+
+
+def add_parser(sub):
+    p = subparser(sub, "report", __doc__,
+                  "python -m autograder report --lab 01-backprop   # reports/01-backprop.html")
+    p.add_argument("--lab", required=True)
+    p.add_argument("--out", default=None,
+                   help="where to write (default: <course>/reports/LAB.html)")
+    course_argument(p)
+    return p
+
+
+def main(args) -> int:
+    path, report = write_report(course_from(args.course), args.lab, args.out)
+    hardest = report.checks.head(3)
+    print(f"{len(report.submissions)} graded submissions of {args.lab}")
+    for r in hardest.itertuples():
+        print(f"  {100 * r.share_failed:3.0f}% fail {r.cell}: {r.check}"
+              + (" (hidden)" if r.hidden else ""))
+    print(f"{len(report.unfinished.student.unique())} did not run to the end, "
+          f"{len(report.flags)} integrity flags, {len(report.ungraded)} collected but not graded")
+    print(f"wrote {path}")
+    return 0

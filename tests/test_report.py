@@ -1,0 +1,91 @@
+"""The class report: built from recorded results of fake students (no kernel), every section
+on the page with the numbers counted by hand, and student text escaped."""
+from __future__ import annotations
+
+import re
+
+from markupsafe import escape
+
+from autograder import cli
+from autograder.report import class_report
+from autograder.results import NotebookResult
+from classbook import LAB, ONE_HOT, SOFTMAX, cell, graded_class, submit
+from course.notebook_rules import Flag
+
+SHAPE_FAIL = "expected shape (3, 4), got (3, 1, 4)"
+HOSTILE = "<script>alert('x')</script> & more"
+
+
+def _class(tmp_path):
+    ok_one_hot = [("shape", True, "", False), ("values", True, "", False),
+                  ("new labels", True, "", True)]
+    ok_softmax = [("sums to one", True, "", False), ("large scores", True, "", True)]
+    results = {
+        "alice": NotebookResult(LAB, (cell(ONE_HOT, ok_one_hot), cell(SOFTMAX, ok_softmax)),
+                                (), (), True, 10.0),
+        "bob": NotebookResult(LAB, (
+            cell(ONE_HOT, [("shape", False, SHAPE_FAIL, False), ("values", True, "", False),
+                           ("new labels", False, "expected [[0, 1]], got [[1, 0]]", True)]),
+            cell(SOFTMAX, [("sums to one", True, "", False),
+                           ("large scores", False, "got nan", True)])), (), (), False, 20.0),
+        "carol": NotebookResult(LAB, (
+            cell(ONE_HOT, [("shape", False, SHAPE_FAIL, False), ("values", False, HOSTILE, False),
+                           ("new labels", False, "expected [[0, 1]], got [[1, 0]]", True)]),
+            cell(SOFTMAX, [], note="not graded")),
+            (Flag("forbidden-import", "imports course.answers <b>", "orientation-one-hot"),),
+            ("orientation-softmax ran past its time limit (60 s)",
+             "the notebook ran past its 600 s limit; later cells were not run"), True, 600.0),
+    }
+    course = graded_class(tmp_path / "course", results)
+    submit(course, "dave")  # collected, never graded
+    return course
+
+
+def test_the_tables_count_what_was_recorded(tmp_path):
+    report = class_report(_class(tmp_path), LAB)
+    assert sorted(report.submissions.student) == ["alice", "bob", "carol"]
+    # alice 3 + 3, bob 1/3 * 3 + 1/2 * 3, carol 0 + not judged
+    assert dict(zip(report.submissions.student, report.submissions.score)) == \
+        {"alice": 6.0, "bob": 2.5, "carol": 0.0}
+    checks = report.checks.set_index(["cell", "check"])
+    shape = checks.loc[(ONE_HOT, "shape")]
+    assert (shape.failed, shape.students, shape.message, shape.message_count) == \
+        (2, 3, SHAPE_FAIL, 2)
+    assert checks.loc[(SOFTMAX, "large scores")].students == 2  # carol's cell was not judged
+    assert checks.loc[(SOFTMAX, "large scores")].share_failed == 0.5
+    assert report.checks.iloc[0].share_failed == 2 / 3  # most failed first
+    cells = report.cells.set_index("cell")
+    assert cells.loc[SOFTMAX].not_judged == 1 and cells.loc[ONE_HOT].full_marks == 1
+    assert report.ungraded == ["dave"]
+    assert report.stops.values.tolist() == [["orientation-softmax", "ran past its time limit", 1]]
+    assert set(report.unfinished.student) == {"carol"}
+    assert list(report.flags.code) == ["forbidden-import"]
+
+
+def test_the_page_has_every_section_with_the_numbers_and_escapes_student_text(tmp_path, capsys):
+    course = _class(tmp_path)
+    assert cli.main(["report", "--lab", LAB, "--course", str(course.root)]) == 0
+    out = capsys.readouterr().out
+    assert " 67% fail orientation-one-hot-checks: new labels (hidden)" in out
+    assert "1 did not run to the end, 1 integrity flags, 1 collected but not graded" in out
+    page = (course.root / "reports" / f"{LAB}.html").read_text(encoding="utf-8")
+    for section in ("scores", "checks", "cells", "time", "integrity", "unfinished"):
+        assert f"id='{section}'" in page, section
+    assert page.count("src='data:image/png;base64,") == 3  # scores, checks, time
+    row = re.search(r"<tr><td><code>orientation-one-hot-checks</code></td><td>shape</td>.*?</tr>",
+                    page).group(0)
+    assert "2 of 3" in row and "67%" in row and escape(SHAPE_FAIL) in row and "(2×)" in row
+    assert "Graded without the sandbox: 1." in page  # bob's; carol's ran sandboxed
+    assert "<script>" not in page and escape(HOSTILE) in page
+    assert "imports course.answers &lt;b&gt;" in page
+    unfinished = page.split("id='unfinished'")[1]
+    assert "carol" in unfinished and "alice" not in unfinished and "dave" in unfinished
+    assert "ran past its 600 s limit" in unfinished
+    # softmax: 3 points, mean (3 + 1.5 + 0) / 3, alice's full marks, carol's never judged
+    softmax_row = re.search(r"<tr><td><code>orientation-softmax-checks</code>.*?</tr>",
+                            page.split("id='cells'")[1]).group(0)
+    assert re.findall(r"class='n'>([^<]*)<", softmax_row) == ["3", "1.50", "1", "1"]
+    time = page.split("id='time'")[1].split("id='integrity'")[0]
+    assert "median 20.0 s, longest 600.0 s" in time
+    assert re.search(r"<code>orientation-softmax</code></td><td>ran past its time limit</td>"
+                     r"<td class='n'>1<", time)
