@@ -53,7 +53,11 @@ ANSWERS = {_meta(c)["grade_id"]: c["source"] for c in CELLS
 TESTS = {_meta(c)["grade_id"]: (c["source"], _meta(c)["points"]) for c in CELLS
          if _meta(c).get("grade") and not _meta(c).get("solution")}
 BASE_CLASS = next(c["source"] for c in CELLS if c["source"].startswith("class Module"))
-TRAIN_CELL = next(c["source"] for c in CELLS if "initial_weights = [" in c["source"])
+# the data cell, then the full training run (the sanity check between them is not graded)
+TRAIN_CELLS = [next(c["source"] for c in CELLS if "initial_weights = [" in c["source"]),
+               next(c["source"] for c in CELLS if "hand_epochs_done = " in c["source"])]
+# names only the training run defines: checks that read them need it, like trained_model
+TRAINING_NAMES = ("hand_epochs_done",)
 SAMPLES = tomllib.loads(MANIFEST.read_text())["sample"]
 
 
@@ -99,7 +103,7 @@ def _expected(chk: C.Check):
     return fn(**{k: m(v) for k, v in q.inputs.items()})
 
 
-_ACCURACY: dict[tuple, float] = {}
+_TRAINED: dict[tuple, dict] = {}
 _DATA: dict[tuple, tuple] = {}
 
 
@@ -115,41 +119,56 @@ class _CachedData:
         return _DATA[key]
 
 
-def hand_trained_accuracy(ns: dict, answers: dict[str, str]) -> float:
-    """The notebook's training cell at tiny scale, on the tiny test split (cached by code)."""
+def hand_training(ns: dict, answers: dict[str, str]) -> dict:
+    """The notebook's training cells at tiny scale (cached by code): the accuracy on the tiny
+    test split, and the names the training run leaves for the checks to read."""
     key = tuple(answers[g] for g in TRAINING)
-    if key not in _ACCURACY:
+    if key not in _TRAINED:
         scope = dict(ns, data=_CachedData, by_scale=lambda **kw: kw["tiny"],
                      time=__import__("time"), print=lambda *a, **k: None)
-        try:
-            with np.errstate(all="ignore"):
-                exec(TRAIN_CELL, scope)
-        except Exception:
-            pass                              # as in the notebook: the net keeps its weights
+        for cell in TRAIN_CELLS:
+            try:
+                with np.errstate(all="ignore"):
+                    exec(cell, scope)
+            except Exception:
+                break                         # as in the notebook: the net keeps its weights
         try:
             with np.errstate(all="ignore"):
                 scores = scope["net"].forward(scope["x_test_flat"])
-            _ACCURACY[key] = float(np.mean(np.nan_to_num(scores).argmax(axis=1) == scope["y_test"]))
+            accuracy = float(np.mean(np.nan_to_num(scores).argmax(axis=1) == scope["y_test"]))
         except Exception:
-            _ACCURACY[key] = 0.0
-    return _ACCURACY[key]
+            accuracy = 0.0
+        _TRAINED[key] = {"accuracy": accuracy,
+                         **{k: scope[k] for k in (*TRAINING_NAMES, "EPOCHS") if k in scope}}
+    return _TRAINED[key]
+
+
+def needs_training(chk: C.Check) -> bool:
+    return isinstance(chk.query, C.TrainedModel) or (
+        isinstance(chk.query, C.Run) and any(n in chk.query.code for n in TRAINING_NAMES))
 
 
 def grade(answers: dict[str, str], train: bool = True) -> dict[str, tuple[float, list[C.Outcome], int]]:
     """{test cell: (score, outcomes, hidden count)} for these answer cells.
 
-    With train=False the trained-model check is left undecided (passed=None, a visible
-    check) and scores nothing.
+    With train=False the checks that need the trained network are left undecided
+    (passed=None, visible checks) and score nothing.
     """
     ns = namespace(answers)
+    trained = None
+    if train:
+        trained = hand_training(ns, answers)
+        ns.update({k: v for k, v in trained.items() if k != "accuracy"})
     result = {}
     for gid, (source, points) in TESTS.items():
         suite = C.declared(source)
         outcomes = []
         for chk in suite.checks:
+            if needs_training(chk) and not train:
+                outcomes.append(C.Outcome(chk.label, None, "", chk.weight))
+                continue
             if isinstance(chk.query, C.TrainedModel):
-                outcomes.append(C.compare(chk, hand_trained_accuracy(ns, answers), scale="tiny")
-                                if train else C.Outcome(chk.label, None, "", chk.weight))
+                outcomes.append(C.compare(chk, trained["accuracy"], scale="tiny"))
                 continue
             try:
                 with np.errstate(all="ignore"):
