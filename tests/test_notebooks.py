@@ -88,6 +88,28 @@ def failed_checks(nb) -> list[str]:
             for line in text.splitlines() if line.lstrip().startswith("FAIL ")]
 
 
+def noise(nb) -> list[str]:
+    """What a student should not meet in an executed notebook: a setup cell printing more than
+    its one line, a value echoed by a cell, anything on stderr, a progress bar."""
+    problems = []
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        where = cell.metadata.get("nbgrader", {}).get("grade_id") or cell.get("id") or f"code cell {i}"
+        outputs = cell.get("outputs", [])
+        streams = {name: "".join(o.get("text", "") for o in outputs
+                                 if o.get("output_type") == "stream" and o.get("name") == name)
+                   for name in ("stdout", "stderr")}
+        if any(o.get("output_type") == "execute_result" for o in outputs):
+            problems.append(f"{where}: echoes a value (end the line with a statement or use print)")
+        if streams["stderr"]:
+            problems.append(f"{where}: writes to stderr: {streams['stderr'][:300]!r}")
+        if "\u2501" in streams["stdout"] or "\b" in streams["stdout"]:
+            problems.append(f"{where}: prints a progress bar (train.fit(..., verbose=2): a line per epoch)")
+        if "course.env.setup(" in cell.source and len(streams["stdout"].splitlines()) != 1:
+            problems.append(f"{where}: the setup cell prints {len(streams['stdout'].splitlines())} lines, "
+                            "not one")
+    return problems
+
+
 @pytest.mark.parametrize("path", COMMITTED, ids=_id)
 def test_committed_without_outputs(path):
     nb = nbformat.read(path, as_version=4)
@@ -120,6 +142,7 @@ def test_solution_runs_at_tiny_scale(path):
                             f"scores 0: {stderr[:300]!r}")
     failed = failed_checks(nb)
     assert not failed, f"{_id(path)}: the solution fails its own checks at tiny scale: {failed}"
+    assert not noise(nb), f"{_id(path)}: {noise(nb)}"
 
 
 def main(argv: list[str]) -> int:
@@ -129,8 +152,9 @@ def main(argv: list[str]) -> int:
     for path in paths:
         t = time.monotonic()
         try:
-            fails = failed_checks(execute(path, scale))
-            status = "ok" if not fails else "checks failed:\n  " + "\n  ".join(fails)
+            nb = execute(path, scale)
+            fails = failed_checks(nb) + noise(nb)
+            status = "ok" if not fails else "checks failed or noise:\n  " + "\n  ".join(fails)
             failed += bool(fails)
         except Exception as e:          # report every notebook, then fail
             status, failed = f"FAILED: {type(e).__name__}: {str(e)[-2000:]}", failed + 1
