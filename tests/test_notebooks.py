@@ -145,6 +145,22 @@ def test_solution_runs_at_tiny_scale(path):
     assert not noise(nb), f"{_id(path)}: {noise(nb)}"
 
 
+def cell_seconds(nb) -> list[tuple[str, float]]:
+    """(cell id, seconds) of every code cell, from the timings nbclient records."""
+    from datetime import datetime
+
+    timed = []
+    for cell in nb.cells:
+        times = cell.metadata.get("execution", {})
+        start, end = times.get("iopub.execute_input"), times.get("shell.execute_reply")
+        if cell.cell_type == "code" and start and end:
+            seconds = (datetime.fromisoformat(end.replace("Z", "+00:00"))
+                       - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+            timed.append((cell.metadata.get("nbgrader", {}).get("grade_id") or cell.get("id", "?"),
+                          seconds))
+    return timed
+
+
 def main(argv: list[str]) -> int:
     scale = os.environ.get("COURSE_SCALE", "cpu")
     paths = [Path(a).resolve() for a in argv] or SOLUTIONS
@@ -156,6 +172,8 @@ def main(argv: list[str]) -> int:
             fails = failed_checks(nb) + noise(nb)
             status = "ok" if not fails else "checks failed or noise:\n  " + "\n  ".join(fails)
             failed += bool(fails)
+            long_cells = [f"{cell} {seconds:.0f} s" for cell, seconds in cell_seconds(nb) if seconds >= 20]
+            status += "\n  cells of 20 s or more: " + (", ".join(long_cells) or "none")
         except Exception as e:          # report every notebook, then fail
             status, failed = f"FAILED: {type(e).__name__}: {str(e)[-2000:]}", failed + 1
         print(f"{_id(path)}  scale={scale}  {(time.monotonic() - t) / 60:.1f} min  {status}",
