@@ -165,10 +165,10 @@ def _plan_callback(epochs: int, budget: float | None, schedule: str | None, verb
                 self.model.stop_training = True
                 note = f" | stopped: the {budget:.0f} s budget is spent"
             if verbose == 2:
-                metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(
-                    (logs or {}).items(), key=lambda kv: (kv[0].startswith("val_"), kv[0] != "loss",
-                                                         kv[0].removeprefix("val_") != "loss", kv[0]))
-                    if k != "learning_rate")
+                # loss first, then the other metrics; training before validation
+                order = lambda kv: (kv[0].startswith("val_"), kv[0].removeprefix("val_") != "loss", kv[0])
+                metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted((logs or {}).items(), key=order)
+                                    if k != "learning_rate")
                 print_fn(f"epoch {epoch + 1}/{self.fitted} {now - self.epoch_start:.0f} s: "
                          f"{metrics}{note}")
 
