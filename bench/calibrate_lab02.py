@@ -22,7 +22,7 @@ import numpy as np
 
 
 def run(dataset: str, epochs: int, seed: int, augment: bool, budget: float | None,
-        n_val: int = 5000):
+        batch: int = 128, lr: float = 1e-3, n_val: int = 5000):
     """Train the lab's recipe once; return (test accuracy, course.train History)."""
     import course.env
     course.env.setup(seed=seed, print_fn=None)
@@ -43,8 +43,8 @@ def run(dataset: str, epochs: int, seed: int, augment: bool, budget: float | Non
         trainer = keras.Sequential([keras.Input(model.input_shape[1:]),
                                     keras.layers.RandomFlip("horizontal"),
                                     keras.layers.RandomTranslation(0.1, 0.1), model])
-    trainer.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
-    hist = train.fit(trainer, x, y, batch_size=128, epochs=epochs, time_budget=budget,
+    trainer.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy")
+    hist = train.fit(trainer, x, y, batch_size=batch, epochs=epochs, time_budget=budget,
                      schedule="cosine", verbose=0)
     predicted = np.asarray(model.predict(x_test, batch_size=512, verbose=0)).argmax(-1)
     return float(np.mean(predicted == y_test.reshape(-1))), hist
@@ -57,14 +57,18 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--augment", action="store_true")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam's peak learning rate")
     parser.add_argument("--budget", type=float, default=420.0,
                         help="seconds, as the lab's training cells (0: no budget)")
     args = parser.parse_args()
     accuracies = []
     for seed in args.seeds:
-        acc, hist = run(args.dataset, args.epochs, seed, args.augment, args.budget or None)
+        acc, hist = run(args.dataset, args.epochs, seed, args.augment, args.budget or None,
+                        args.batch, args.lr)
         accuracies.append(acc)
         print(f"RESULT {args.dataset} epochs={hist.epochs}/{args.epochs} augment={args.augment} "
+              f"batch={args.batch} lr={args.lr:g} "
               f"seed={seed} train_s={hist.seconds:.1f} test_acc={acc:.4f} ({hist.summary()})",
               flush=True)
     print(f"min {min(accuracies):.4f}  mean {np.mean(accuracies):.4f}  max {max(accuracies):.4f}")
