@@ -16,10 +16,13 @@ instructor's repository. Set ``COURSE_REPO_URL`` to point at a fork.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import random
+import re
 import sys
+import tempfile
 
 SCALES = ("tiny", "cpu", "gpu")
 DEFAULT_REPO_URL = "https://github.com/dl-course/dl-labs"
@@ -62,6 +65,44 @@ def _quiet_logs() -> None:
         absl_logging.set_verbosity(absl_logging.ERROR)
     except ImportError:
         pass
+
+
+_quiet_logs()   # at import: a lab imports course.env before anything imports TensorFlow
+
+
+# TensorFlow's native start-up lines ("All log messages before absl::InitializeLog() ...",
+# "I0000 ... cudart_stub.cc:31] Could not find cuda drivers ...", the oneDNN notice) are
+# written to file descriptor 2 before any log level applies, so TF_CPP_MIN_LOG_LEVEL does not
+# stop them: the backend is imported with that descriptor set aside.
+_NATIVE_LOG_LINE = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4} \d\d:\d\d:\d\d"
+                              r"|To enable the following instructions)")
+
+
+@contextlib.contextmanager
+def _native_startup_lines_dropped():
+    """Run the body with fd 2 captured; drop the backend's start-up log lines, pass the rest on.
+
+    If the body raises, everything it wrote is passed on, to help explain the error.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:          # no usable descriptor 2 (some embedded interpreters): do nothing
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines = capture.read().decode("utf-8", "replace").splitlines(keepends=True)
+            kept = [l for l in lines if failed or not _NATIVE_LOG_LINE.match(l)]
+            if kept:
+                sys.stderr.write("".join(kept))
 
 
 def _device(backend: str) -> tuple[str, str]:
@@ -113,7 +154,8 @@ def setup(seed: int = 0, scale: str | None = None, *, print_fn=print) -> Env:
     global _current
     _quiet_logs()
     import numpy as np
-    import keras
+    with _native_startup_lines_dropped():
+        import keras
 
     keras.utils.set_random_seed(seed)   # also seeds random and numpy
     random.seed(seed)
@@ -141,7 +183,8 @@ def scale() -> str:
     if os.environ.get("COURSE_SCALE"):
         return _resolve_scale(None, "CPU")
     _quiet_logs()
-    import keras
+    with _native_startup_lines_dropped():
+        import keras
     return _resolve_scale(None, _device(keras.backend.backend())[0])
 
 

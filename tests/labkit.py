@@ -87,6 +87,36 @@ class Lab:
         self.samples = tomllib.loads(manifest.read_text())["sample"] if manifest.is_file() else []
         self.reference = reference_module(lab)
 
+    def prose(self) -> str:
+        """Every markdown cell's text, in order: what the lab states."""
+        return "\n\n".join(c["source"] for c in self.cells if c["cell_type"] == "markdown")
+
+    def points(self) -> tuple[float, float]:
+        """(autograded, graded by a person): points of test cells and of written answers."""
+        meta = [c.get("metadata", {}).get("nbgrader", {}) for c in self.cells]
+        auto = sum(float(m.get("points", 0)) for c, m in zip(self.cells, meta)
+                   if m.get("grade") and not m.get("solution"))
+        manual = sum(float(m.get("points", 0)) for c, m in zip(self.cells, meta)
+                     if m.get("grade") and m.get("solution") and c["cell_type"] == "markdown")
+        return auto, manual
+
+    def unanswered_questions(self) -> list[str]:
+        """Reflection questions (markdown cells opening "**N.**" after a Reflect heading) not
+        followed at once by a written answer cell graded by a person, with points."""
+        missing, reflecting = [], False
+        for i, cell in enumerate(self.cells):
+            text = cell["source"].lstrip()
+            if cell["cell_type"] == "markdown" and text.startswith("#"):
+                reflecting = "reflect" in text.splitlines()[0].lower()
+            if not (reflecting and cell["cell_type"] == "markdown" and text[:2] == "**"
+                    and text[2:3].isdigit()):
+                continue
+            nxt = self.cells[i + 1].get("metadata", {}).get("nbgrader", {}) \
+                if i + 1 < len(self.cells) else {}
+            if not (nxt.get("grade") and nxt.get("solution") and float(nxt.get("points", 0)) > 0):
+                missing.append(text.splitlines()[0][:60])
+        return missing
+
     def sample(self, name: str) -> dict:
         return next(s for s in self.samples if s["name"] == name)
 
@@ -118,13 +148,20 @@ class Lab:
 
     def grade(self, ns: dict, *, scale: str = "tiny",
               trained: Callable[[dict, C.TrainedModel], float] | None = None,
-              cells: tuple[str, ...] | None = None) -> dict[str, CellScore]:
-        """Judge every test cell (or `cells`) against namespace `ns`, as the grader would."""
+              cells: tuple[str, ...] | None = None,
+              training_names: tuple[str, ...] = ()) -> dict[str, CellScore]:
+        """Judge every test cell (or `cells`) against namespace `ns`, as the grader would.
+
+        `training_names` are names only the lab's training run defines: without `trained`,
+        a `run` check that reads one stays undecided like a `trained_model` check."""
         def ask(query):
             if isinstance(query, C.TrainedModel):
                 if trained is None:
                     raise protocol.AnswerError(UNTRAINED)
                 return trained(ns, query)
+            if trained is None and isinstance(query, C.Run) \
+                    and any(name in query.code for name in training_names):
+                raise protocol.AnswerError(UNTRAINED)
             with np.errstate(all="ignore"):
                 return protocol.ask_namespace(query, ns)
 

@@ -118,3 +118,22 @@ def test_by_scale_takes_an_explicit_none_as_a_value():
     assert env.by_scale(tiny=2000, cpu=None, scale_name="cpu") is None
     assert env.by_scale(tiny=2000, cpu=None, scale_name="gpu") is None
     assert env.by_scale(tiny=2000, scale_name="cpu") == 2000
+
+
+def test_setup_in_a_fresh_process_prints_one_line_and_nothing_on_stderr():
+    # TensorFlow writes absl/CUDA start-up lines to fd 2 at import, whatever the log level:
+    # setup() imports the backend with them dropped, so a lab's setup cell shows one line
+    done = subprocess.run([sys.executable, "-c", "import course.env; course.env.setup()"],
+                          capture_output=True, text=True, check=True,
+                          env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
+    assert done.stderr == "", done.stderr
+    assert len(done.stdout.splitlines()) == 1 and done.stdout.startswith("course: keras")
+
+
+def test_native_lines_other_than_startup_logs_still_reach_stderr():
+    code = ("import os, course.env\n"
+            "with course.env._native_startup_lines_dropped():\n"
+            "    os.write(2, b'I0000 00:00:1796007107.936856   10730 port.cc:153] oneDNN custom operations are on\\n')\n"
+            "    os.write(2, b'a real problem\\n')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr == "a real problem\n"

@@ -7,6 +7,8 @@ autograder/reference/convnets.py, as the grader does (tests/labkit.py). The trai
 and the samples that differ only there (under-trained, cheat, hostile, broken) are left to
 the end-to-end demo.
 """
+import json
+
 import numpy as np
 import pytest
 
@@ -64,3 +66,101 @@ def test_each_wrong_answer_fails_a_hidden_check_and_scores_as_expected(sample):
     if sample.get("base") == "solution":
         # cells without a trained model: the sample's total less the two training cells' 7
         assert sum(scores.values()) == pytest.approx(sample["expected"] - 7)
+
+
+SELF_CHECK = ("python -m course.validate 02-convnets.ipynb", "course.validate.this_notebook()")
+
+
+def test_the_lab_names_its_self_check_first_and_last_and_answers_every_question():
+    first, last = LAB.cells[0]["source"], LAB.cells[-1]["source"]
+    assert all(s in first and s in last for s in SELF_CHECK)
+    assert LAB.unanswered_questions() == []
+    assert LAB.points() == (28, 4) and "28 autograded + 4 for the written reflection = 32" in first
+    forbidden = json.loads(LAB.source.read_text())["metadata"]["course"]["forbidden_imports"]
+    assert {"course.counting", "course.models.lenet", "course.models.simple"} <= set(forbidden)
+
+
+@pytest.mark.parametrize("name", ["correct-sequential-lenet", "hostile-library-imports"])
+def test_a_sequential_lenet_and_the_course_builders_earn_full_marks(name):
+    # a right answer written another way the prose allows (or imported: flagged, not scored)
+    assert grade(LAB.answers_of(name)) == {gid: LAB.tests[gid][1] for gid in UNTRAINED}
+    assert LAB.sample(name)["expected"] == 28
+
+
+def test_imports_of_the_answers_are_flagged(tmp_path):
+    from autograder import integrity, samples
+    from autograder.config import REPO, Course
+
+    course = Course(tmp_path, REPO)
+    source = integrity.read_notebook(LAB.source)[0]
+    flagged = {}
+    for name in ("hostile-library-imports", "correct"):
+        path = tmp_path / f"{name}.ipynb"
+        path.write_bytes(samples.build(course, next(s for s in samples.load(LAB.name) if s.name == name)))
+        flags, _ = integrity.check_submission(source, path, lab=LAB.name)
+        flagged[name] = sorted(f.cell for f in flags if f.code == "forbidden-import")
+    assert flagged == {"hostile-library-imports": ["convnets-forsyth-mnist", "convnets-lenet5",
+                                                   "convnets-size-table"], "correct": []}
+
+
+def test_the_numbers_part_2_states():
+    prose = LAB.prose()
+    table = reference.lenet5_table()
+    assert "422,824" in prose and "423,664" not in prose
+    assert table[:, 0].sum() == 8094 and table[:, 1].sum() == 61470
+    # LeCun et al. (1998), section II.B, per layer (parameters, connections), C1..F6: the
+    # paper's own numbers, the oracle for the slide's totals
+    lecun = [(156, 122304), (12, 5880), (1516, 151600), (32, 2000), (48120, 48120), (10164, 10164)]
+    assert sum(p for p, _ in lecun) == 60000 and sum(c for _, c in lecun) == 340068
+    assert table[:6, 0].sum() == 8084                      # the slide's units: no output layer
+    assert all(n in prose for n in ("8,084", "60,000", "340,068", "1,516", "151,600", "344,000"))
+    # Grosse's comparison, LeNet 1989 -> AlexNet
+    assert round(60e6 / 9760, -3) == 6000 and round(652e6 / 65000, -3) == 10000
+    assert round(1.2e6 / 7291, -1) == 160 and "165 times" in prose and 164.5 < 1.2e6 / 7291 < 165.5
+
+
+def test_the_numbers_part_1_states():
+    prose = LAB.prose()
+    assert 256 * 256 * 32000 > 2e9 and "$2 \\times 10^9$" in prose
+    assert (28 * 28 * 28 * 28 * 6, 28 * 28 * 6 * 25, 6 * 25) == (3687936, 117600, 150)
+    assert all(n in prose for n in ("3,687,936", "117,600", "150"))
+
+
+def test_receptive_fields_the_prose_states_match_course_counting():
+    from course.counting import layer_table
+
+    L = keras.layers
+    nets = {16: [L.Conv2D(1, 5), L.MaxPooling2D(2), L.Conv2D(1, 5), L.MaxPooling2D(2)],
+            9: [L.Conv2D(1, 5), L.Conv2D(1, 5)], 13: [L.Conv2D(1, 5, strides=2), L.Conv2D(1, 5, strides=2)]}
+    for rf, stack in nets.items():
+        model = keras.Sequential([keras.Input((28, 28, 1)), *stack])
+        assert layer_table(model).rows[-1].receptive_field == rf
+        assert f"{rf}x{rf} pixels" in LAB.prose() or f"see {rf}x{rf}" in LAB.prose()
+    assert model.output_shape[1:3] == (4, 4)               # stride 2 twice: Forsyth's 4x4 maps
+
+
+def test_the_error_count_agrees_with_the_stated_accuracy():
+    prose = LAB.prose()
+    assert "99.09%" in prose and "99.21%" in prose and "79 to 91" in prose
+    assert (round((1 - 0.9921) * 10000), round((1 - 0.9909) * 10000)) == (79, 91)
+
+
+def test_the_pooling_measurement_the_prose_states(shared_data):
+    from course import data
+    _, (x_test, _) = data.load("mnist")
+    digits = x_test[:100, :, :, None].astype("float64") / 255
+    kernels = np.random.default_rng(0).standard_normal((5, 5, 1, 8))
+    base = reference.conv2d(digits, kernels)
+    rel = lambda a, b: float(np.linalg.norm(a - b) / np.linalg.norm(b))
+    pool2, pool4, global_max = [], [], []
+    for s in range(7):
+        out = reference.conv2d(reference.shift_image(digits, 0, s), kernels)
+        pool2.append(rel(reference.pool2d(out, 2), reference.pool2d(base, 2)))
+        pool4.append(rel(reference.pool2d(out, 4), reference.pool2d(base, 4)))
+        global_max.append(rel(out.max(axis=(1, 2)), base.max(axis=(1, 2))))
+    prose = " ".join(LAB.prose().split())
+    assert [f"{v:.2f}" for v in pool2] == ["0.00", "0.50", "0.78", "0.94", "1.02", "1.08", "1.11"]
+    assert "0.50 after one pixel and 0.78 after two" in prose and "(0.94, 1.02, 1.08, 1.11" in prose
+    assert pool2[2] > pool2[1] > 0.4       # a shift by the window does not bring it back to 0
+    assert (f"{pool4[1]:.2f}", f"{pool4[6]:.2f}") == ("0.29", "0.89") and "0.29 after one pixel, 0.89" in prose
+    assert max(global_max) <= 0.045 and "(0.04 or less)" in prose

@@ -87,6 +87,28 @@ def failed_checks(nb) -> list[str]:
     return failed
 
 
+def noise(nb) -> list[str]:
+    """What a student should not meet in an executed notebook: a setup cell printing more than
+    its one line, a value echoed by a cell, anything on stderr, a progress bar."""
+    problems = []
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        where = cell.metadata.get("nbgrader", {}).get("grade_id") or cell.get("id") or f"code cell {i}"
+        outputs = cell.get("outputs", [])
+        streams = {name: "".join(o.get("text", "") for o in outputs
+                                 if o.get("output_type") == "stream" and o.get("name") == name)
+                   for name in ("stdout", "stderr")}
+        if any(o.get("output_type") == "execute_result" for o in outputs):
+            problems.append(f"{where}: echoes a value (end the line with a statement or use print)")
+        if streams["stderr"]:
+            problems.append(f"{where}: writes to stderr: {streams['stderr'][:300]!r}")
+        if "\u2501" in streams["stdout"] or "\b" in streams["stdout"]:
+            problems.append(f"{where}: prints a progress bar (train.fit(..., verbose=2): a line per epoch)")
+        if "course.env.setup(" in cell.source and len(streams["stdout"].splitlines()) != 1:
+            problems.append(f"{where}: the setup cell prints {len(streams['stdout'].splitlines())} lines, "
+                            "not one")
+    return problems
+
+
 @pytest.mark.parametrize("path", COMMITTED, ids=_id)
 def test_committed_without_outputs(path):
     nb = nbformat.read(path, as_version=4)
@@ -126,6 +148,23 @@ def test_solution_runs_at_tiny_scale(path):
                             f"scores 0: {stderr[:300]!r}")
     failed = failed_checks(nb)
     assert not failed, f"{_id(path)}: the solution fails its own checks at tiny scale: {failed}"
+    assert not noise(nb), f"{_id(path)}: {noise(nb)}"
+
+
+def cell_seconds(nb) -> list[tuple[str, float]]:
+    """(cell id, seconds) of every code cell, from the timings nbclient records."""
+    from datetime import datetime
+
+    timed = []
+    for cell in nb.cells:
+        times = cell.metadata.get("execution", {})
+        start, end = times.get("iopub.execute_input"), times.get("shell.execute_reply")
+        if cell.cell_type == "code" and start and end:
+            seconds = (datetime.fromisoformat(end.replace("Z", "+00:00"))
+                       - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+            timed.append((cell.metadata.get("nbgrader", {}).get("grade_id") or cell.get("id", "?"),
+                          seconds))
+    return timed
 
 
 def main(argv: list[str]) -> int:
@@ -135,9 +174,12 @@ def main(argv: list[str]) -> int:
     for path in paths:
         t = time.monotonic()
         try:
-            fails = failed_checks(execute(path, scale))
-            status = "ok" if not fails else "checks failed:\n  " + "\n  ".join(fails)
+            nb = execute(path, scale)
+            fails = failed_checks(nb) + noise(nb)
+            status = "ok" if not fails else "checks failed or noise:\n  " + "\n  ".join(fails)
             failed += bool(fails)
+            long_cells = [f"{cell} {seconds:.0f} s" for cell, seconds in cell_seconds(nb) if seconds >= 20]
+            status += "\n  cells of 20 s or more: " + (", ".join(long_cells) or "none")
         except Exception as e:          # report every notebook, then fail
             status, failed = f"FAILED: {type(e).__name__}: {str(e)[-2000:]}", failed + 1
         print(f"{_id(path)}  scale={scale}  {(time.monotonic() - t) / 60:.1f} min  {status}",

@@ -57,6 +57,17 @@ def test_every_plot_draws_on_a_given_axis():
     assert [t.get_text() for t in ax[7].texts] == ["unit 3", "unit 7"]
 
 
+def _tiny_model(keras, lr=1e-2):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _data(n=64):
+    x = np.random.default_rng(0).standard_normal((n, 4)).astype("float32")
+    return x, (x[:, 0] > 0).astype(int)
+
+
 def test_fit_stops_at_the_time_budget_and_the_history_plots():
     keras = pytest.importorskip("keras")
     from course import train
@@ -65,12 +76,108 @@ def test_fit_stops_at_the_time_budget_and_the_history_plots():
     with pytest.raises(ValueError, match="compile the model first"):
         train.fit(model, np.zeros((8, 4)), np.zeros(8))
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    x = np.random.default_rng(0).standard_normal((64, 4)).astype("float32")
-    y = (x[:, 0] > 0).astype(int)
+    x, y = _data()
     hist = train.fit(model, x, y, epochs=50, batch_size=16, validation_split=0.25,
                      time_budget=1e-9, verbose=0)
-    assert hist.epochs == 1 and hist.stopped_by_budget
+    assert hist.epochs == 1 and hist.stopped_by_budget and hist.planned == 50 and hist.fitted == 1
     assert set(hist.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
-    assert "1 epoch in" in hist.summary() and "val_accuracy" in hist.summary()
+    assert "1 of 50 planned epochs in" in hist.summary() and "val_accuracy" in hist.summary()
+    assert "budget fits 1 epoch on this machine" in hist.summary()
+    assert hist.status() == "trained"        # the plan, fitted to the budget, ran to its end
     axes = hist.plot()
     assert len(axes) == 2
+
+
+def test_epochs_within_the_budget_are_planned_from_the_first_epoch():
+    from course.train import epochs_within
+
+    assert epochs_within(420, 50, 10) == 8        # 8 epochs of 50 s fit in 420 s
+    assert epochs_within(420, 20, 5) == 5         # all fit: the plan stands
+    assert epochs_within(420, 500, 10) == 1       # the first epoch already spent it
+    assert epochs_within(420, 0, 10) == 10
+
+
+def test_cosine_schedule_runs_from_the_peak_to_zero():
+    from course.train import cosine
+
+    assert cosine(1e-3, 0, 100) == pytest.approx(1e-3)
+    assert cosine(1e-3, 50, 100) == pytest.approx(5e-4)
+    assert cosine(1e-3, 100, 100) == pytest.approx(0.0, abs=1e-12)
+    assert cosine(1e-3, 130, 100) == pytest.approx(0.0, abs=1e-12)
+
+
+class _FakeClock:
+    """Seconds that pass only when an epoch ends: `per_epoch[i]` for epoch i."""
+
+    def __init__(self, per_epoch):
+        self.now, self.per_epoch = 0.0, list(per_epoch)
+
+    def __call__(self):
+        return self.now
+
+
+def _advancing(keras, clock):
+    class Advance(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            clock.now += clock.per_epoch[epoch]
+    return Advance()
+
+
+def _recording_lr(keras, seen):
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+    return Record()
+
+
+def test_the_plan_and_its_cosine_schedule_fit_the_budget(monkeypatch):
+    keras = pytest.importorskip("keras")
+    from course import train
+
+    clock = _FakeClock([50] * 10)                    # every epoch takes 50 s
+    monkeypatch.setattr(train, "_clock", clock)
+    lines, lrs = [], []
+    x, y = _data()
+    hist = train.fit(_tiny_model(keras), x, y, epochs=10, batch_size=16, time_budget=420,
+                     schedule="cosine", print_fn=lines.append,
+                     callbacks=[_advancing(keras, clock), _recording_lr(keras, lrs)])
+    # 420 s hold 8 epochs of 50 s: the plan shrinks to 8 after the first, and the cosine
+    # reaches (almost) zero on the last step of epoch 8 instead of being cut off half-way
+    assert (hist.epochs, hist.fitted, hist.planned) == (8, 8, 10)
+    assert hist.stopped_by_budget and not hist.cut_short and hist.status() == "trained"
+    assert len(lrs) == 8 * 4 and lrs[0] == pytest.approx(1e-2)
+    assert lrs[-1] == pytest.approx(train.cosine(1e-2, 31, 32), rel=1e-5) and lrs[-1] < 1e-4
+    assert len(lines) == 8 and lines[0].startswith("epoch 1/8 ") and "fits 8 of 10 epochs" in lines[0]
+    assert "8 of 10 planned epochs" in hist.summary()
+
+
+def test_a_budget_spent_before_the_plan_ends_says_so(monkeypatch):
+    keras = pytest.importorskip("keras")
+    from course import train
+
+    clock = _FakeClock([100] + [200] * 9)            # later epochs slower than the first
+    monkeypatch.setattr(train, "_clock", clock)
+    x, y = _data()
+    hist = train.fit(_tiny_model(keras), x, y, epochs=5, batch_size=16, time_budget=420,
+                     verbose=0, callbacks=[_advancing(keras, clock)])
+    # planned 4 after the first epoch (100 s); 100 + 200 + 200 = 500 s > 420 after epoch 3
+    assert (hist.epochs, hist.fitted) == (3, 4) and hist.cut_short
+    assert hist.status() == "stopped by the 420 s budget after 3 of 4 epochs"
+    assert "stopped by the 420 s time budget after 3 of the 4 epochs" in hist.summary()
+
+
+def test_fit_without_budget_runs_every_epoch_and_rejects_a_foreign_schedule():
+    keras = pytest.importorskip("keras")
+    from course import train
+
+    x, y = _data()
+    hist = train.fit(_tiny_model(keras), x, y, epochs=2, batch_size=32, verbose=0)
+    assert (hist.epochs, hist.fitted, hist.status()) == (2, 2, "trained")
+    assert hist.summary().startswith("2 epochs in")
+    model = _tiny_model(keras)
+    model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, 10)),
+                  "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="compile with a number"):
+        train.fit(model, x, y, schedule="cosine")
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        train.fit(_tiny_model(keras), x, y, schedule="linear")

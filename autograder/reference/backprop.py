@@ -40,6 +40,16 @@ def tanh(x, dout):
     return {"y": np.tanh(x), "dx": dout / np.cosh(x) ** 2}
 
 
+def prelu(x, a, dout):
+    """PReLU (He et al. 2015) as max(x, 0) + a min(x, 0); slope a at x <= 0 (the notes'
+    convention), and da summed over the batch."""
+    x = np.asarray(x, dtype=float)
+    negative_part = np.minimum(x, 0.0)
+    slope = np.where(x > 0, 1.0, np.broadcast_to(a, x.shape))
+    return {"y": np.maximum(x, 0.0) + a * negative_part, "dx": dout * slope,
+            "da": np.einsum("nd,nd->d", dout, negative_part)}
+
+
 # ---------------------------------------------------------------------------------------
 # Losses (averaged over the batch)
 
@@ -77,27 +87,23 @@ def numerical_gradient_cubic(x, h):
 
 
 # ---------------------------------------------------------------------------------------
-# The notes' worked example: nodes 1, 2 (input) -> 3, 4 (sigmoid) -> 5 (linear)
-
-def _sig(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
+# The notes' worked example: nodes 1, 2 (input) -> 3, 4 (tanh) -> 5 (linear)
 
 def worked_example(x, y, W1, W2, lr):
-    """One step of SGD on the 2-2-1 network (sigmoid hidden nodes, linear output node 5)
+    """One step of SGD on the 2-2-1 network (tanh hidden nodes, linear output node 5)
     with the Euclidean loss, written node by node as scalars."""
     x1, x2 = np.asarray(x, dtype=float).reshape(-1)
     target = float(np.asarray(y).reshape(-1)[0])
     w13, w14 = W1[0]
     w23, w24 = W1[1]
     w35, w45 = W2[:, 0]
-    x3 = _sig(w13 * x1 + w23 * x2)
-    x4 = _sig(w14 * x1 + w24 * x2)
+    z3, z4 = w13 * x1 + w23 * x2, w14 * x1 + w24 * x2
+    x3, x4 = np.tanh(z3), np.tanh(z4)
     x5 = w35 * x3 + w45 * x4
     loss = 0.5 * (x5 - target) ** 2
     d5 = x5 - target                                # dC/dx5
-    d3 = d5 * w35 * x3 * (1 - x3)
-    d4 = d5 * w45 * x4 * (1 - x4)
+    d3 = d5 * w35 / np.cosh(z3) ** 2                # tanh'(z) = 1 / cosh^2(z)
+    d4 = d5 * w45 / np.cosh(z4) ** 2
     dW1 = np.array([[d3 * x1, d4 * x1], [d3 * x2, d4 * x2]])
     dW2 = np.array([[d5 * x3], [d5 * x4]])
     return {"hidden": np.array([[x3, x4]]), "out": np.array([[x5]]), "loss": loss,

@@ -132,8 +132,9 @@ def size_table_variant(size, channels, c1, c3, k, stride, padding, f5):
 
 
 def lenet5_size_table():
-    """size_table(build_lenet5()) must be Grosse's table."""
-    return {"table": lenet5_table()}
+    """size_table(build_lenet5()) must be Grosse's table (all of it, or the counts alone)."""
+    table = lenet5_table()
+    return {"table": table, "counts": table[:, :3], "parameters": table[:, 3]}
 
 
 # ---------------------------------------------------------------------------------------
