@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "solutions" / "03-regularization" / "03-regularization.ipynb"
 # the cells the capstone needs, by how their source starts
-NEEDED = ("import time", "(cifar_x, cifar_y), (cifar_xt, cifar_yt) = data.load", "(fash_x, fash_y), (fash_xt",
+NEEDED = ("import time", "(cifar_train_x, cifar_train_y), (cifar_test_x", "(fash_x, fash_y), (fash_xt",
           "def build_vgg_small",
           "N_CAPSTONE = ")
 CAPSTONE = "regularization-capstone"
