@@ -101,7 +101,6 @@ def test_a_check_must_state_something():
         check("empty", call("f"))
 
 
-
 def test_directional_check_passes_a_true_gradient_and_fails_a_wrong_one(capsys):
     from course.checks import directional_check
     # f(x) = sum(x^3): the gradient is 3 x^2; 2 x^2 is a plausible slip
