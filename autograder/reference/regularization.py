@@ -164,7 +164,7 @@ def ten_crops(images, size):
     """(10, N, size, size, C): center, top-left, top-right, bottom-left, bottom-right, then
     the same five mirrored left-right (AlexNet's test-time crops)."""
     images = np.asarray(images)
-    h, w = images.shape[1:3]
+    _, h, w = images.shape[:3]
     corners = [((h - size) // 2, (w - size) // 2), (0, 0), (0, w - size), (h - size, 0),
                (h - size, w - size)]
     rows, cols = np.arange(size), np.arange(size)
