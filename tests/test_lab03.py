@@ -11,6 +11,8 @@ autograder/reference/regularization.py, as the grader does (tests/labkit.py). Th
 that train real networks (the 100-image sanity check, the capstone) are left to the
 end-to-end demo.
 """
+import re
+
 import numpy as np
 import pytest
 
@@ -61,6 +63,20 @@ def solution_scores():
 def test_solution_passes_every_check_against_the_reference(solution_scores):
     assert solution_scores == {gid: LAB.tests[gid][1] for gid in UNTRAINED}
     assert sum(points for _, points in LAB.tests.values()) == 34
+
+
+def test_each_part_heading_states_the_points_of_its_cells():
+    # "## Part 4: Weight decay (3 points)": the points the heading promises are the points
+    # of the graded cells (tests and hand-graded answers) until the next heading
+    stated, summed, part = {}, {}, None
+    for cell in LAB.cells:
+        heading = re.match(r"## (Part \d+|Reflect)\b[^(\n]*\(([\d +]+) points", cell["source"])
+        if cell["cell_type"] == "markdown" and heading:
+            part = heading.group(1)
+            stated[part], summed[part] = sum(map(float, heading.group(2).split("+"))), 0.0
+        elif part:
+            summed[part] += float(cell.get("metadata", {}).get("nbgrader", {}).get("points", 0))
+    assert len(stated) == 10 and stated == summed
 
 
 def test_every_hidden_count_matches_the_hidden_block():
