@@ -25,6 +25,7 @@ from course.protocol import (AnswerError, Call, Random, Run, TrainedModel, Value
 __all__ = [
     "checks", "check", "call", "run", "value", "trained_model",
     "randn", "uniform", "randint", "rel_error", "check_shape", "check_close", "grad_check",
+    "directional_check",
 ]
 
 DEFAULT_TOL = 1e-6
@@ -384,6 +385,29 @@ def grad_check(analytic: Any, numeric: Any, tol: float = 1e-7, name: str = "grad
     verdict = "PASS" if np.shape(analytic) == np.shape(numeric) and err <= tol else "FAIL"
     print(f"{verdict}  {name} check: relative error {err:.1e} "
           f"(float64 and a correct gradient give ~1e-7 or less)")
+    return err
+
+
+def directional_check(f: Any, x: Any, grad: Any, *, seed: int = 0, h: float = 1e-5,
+                      tol: float = 1e-6, name: str = "gradient") -> float:
+    """Check a gradient along one random direction d: (f(x + h d) - f(x - h d)) / 2h
+    against grad . d, and say what the error means.
+
+    Two evaluations of the scalar function f instead of two per entry, yet as sensitive to
+    a wrong gradient: a random direction has a component along any error. In float64 a
+    correct gradient agrees to about 1e-8 or better; 1e-4 and up is almost certainly a bug.
+    Returns the relative error.
+    """
+    x = np.asarray(x, dtype=float)
+    if np.shape(grad) != x.shape:
+        print(f"FAIL  {name}: the gradient has shape {np.shape(grad)}, x has {x.shape}")
+        return np.inf
+    d = np.random.default_rng(seed).standard_normal(x.shape)
+    numeric = (float(f(x + h * d)) - float(f(x - h * d))) / (2 * h)
+    analytic = float(np.sum(np.asarray(grad, dtype=float) * d))
+    err = abs(numeric - analytic) / max(abs(numeric), abs(analytic), 1e-12)
+    print(f"{'PASS' if err <= tol else 'FAIL'}  {name} along a random direction: relative error "
+          f"{err:.1e} (float64 and a correct gradient give ~1e-8 or less)")
     return err
 
 

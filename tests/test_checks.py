@@ -99,3 +99,16 @@ def test_declared_collects_without_running():
 def test_a_check_must_state_something():
     with pytest.raises(ValueError, match="states nothing"):
         check("empty", call("f"))
+
+
+def test_directional_check_passes_a_true_gradient_and_fails_a_wrong_one(capsys):
+    from course.checks import directional_check
+    # f(x) = sum(x^3): the gradient is 3 x^2; 2 x^2 is a plausible slip
+    x = np.random.default_rng(1).standard_normal((4, 3))
+    f = lambda v: float(np.sum(v ** 3))
+    assert directional_check(f, x, 3 * x ** 2) < 1e-8
+    assert directional_check(f, x, 2 * x ** 2) > 1e-2
+    assert directional_check(f, x, (3 * x ** 2).T) == np.inf
+    lines = capsys.readouterr().out.splitlines()
+    assert [line[:4] for line in lines] == ["PASS", "FAIL", "FAIL"]
+    assert "shape (3, 4)" in lines[2]
