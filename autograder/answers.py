@@ -14,11 +14,13 @@ import io
 import json
 import os
 import resource
+import selectors
 import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 from typing import Any, Callable
@@ -27,6 +29,7 @@ import numpy as np
 
 from course import protocol
 from course.protocol import AnswerError
+from autograder.sandbox import offline
 
 ERROR_BYTES = 4000
 MODEL_FACTOR = 4  # a saved model may be this many times the answer cap
@@ -93,14 +96,16 @@ import numpy as np
 folder, limit = sys.argv[1], sys.argv[2]
 def say(**kw):
     sys.stdout.write("\n" + json.dumps(kw) + "\n")
+import keras
+from course.protocol import model_accuracy
+sys.stdout.write("ready\n")
+sys.stdout.flush()  # the time limit starts now: the import is the grader's, not the model's
 try:
-    import keras
     model = keras.saving.load_model(folder + "/model.keras", safe_mode=True, compile=False)
 except Exception as exc:
     say(error="the saved model could not be loaded safely "
               f"({type(exc).__name__}: {str(exc)[:200]})")
     sys.exit(0)
-from course.protocol import model_accuracy
 try:
     x, y = np.load(folder + "/x.npy"), np.load(folder + "/y.npy")
     say(accuracy=model_accuracy(model, x, y, None if limit == "-" else int(limit)))
@@ -111,7 +116,8 @@ except Exception as exc:
 
 def model_accuracy(raw: bytes, query, heldout, limits: ModelLimits) -> float:
     """Accuracy of a saved model on the images the notebook never loaded, measured in a
-    child process with a memory limit and a time limit: a model built to cost the grader
+    child process with a memory limit and a time limit, without network (bubblewrap where it
+    runs: :func:`autograder.sandbox.offline`): a model built to cost the grader
     (a config that inflates, layers that allocate gigabytes, a network too deep to run in
     time) fails its check and nothing else."""
     try:
@@ -128,28 +134,52 @@ def model_accuracy(raw: bytes, query, heldout, limits: ModelLimits) -> float:
         (Path(tmp) / "model.keras").write_bytes(raw)
         np.save(Path(tmp) / "x.npy", np.asarray(x))
         np.save(Path(tmp) / "y.npy", np.asarray(y))
-        memory = limits.memory_mb << 20
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _MEASURE, tmp, "-"], stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_DATA, (memory, memory)))
-        try:
-            out, _ = proc.communicate(timeout=max(limits.seconds, 0.1))
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            raise AnswerError(f"measuring the model took more than {limits.seconds:.3g} s") \
-                from None
-        finally:
-            _kill_group(proc)
+        out, code = _measure(offline([sys.executable, "-c", _MEASURE, tmp, "-"], [tmp]),
+                             limits)
     try:
         said = json.loads(out.decode(errors="replace").strip().splitlines()[-1])
     except Exception:
         said = {"error": "measuring the model failed (out of memory?)"
-                if proc.returncode else "measuring the model gave no result"}
+                if code else "measuring the model gave no result"}
     if "accuracy" not in said:
         raise AnswerError(str(said.get("error", "measuring the model failed")))
     return float(said["accuracy"])
+
+
+STARTUP_SECONDS = 300  # the measuring process's own imports (the grader's cost)
+
+
+def _measure(argv: list[str], limits: ModelLimits) -> tuple[bytes, int | None]:
+    """Run the measuring process: what it printed and its exit status. Its memory is
+    limited; `limits.seconds` counts from its "ready" line (after its imports)."""
+    memory = limits.memory_mb << 20
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        start_new_session=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_DATA, (memory, memory)))
+    out, ready = b"", False
+    deadline = time.monotonic() + STARTUP_SECONDS
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 and ready:
+                    raise AnswerError(f"measuring the model took more than {limits.seconds:.3g} s")
+                if left <= 0:
+                    raise RuntimeError("the model-measuring process did not start in "
+                                       f"{STARTUP_SECONDS} s (the grader is overloaded)")
+                if not sel.select(left):
+                    continue
+                chunk = os.read(proc.stdout.fileno(), 1 << 16)
+                if not chunk:
+                    break
+                out += chunk
+                if not ready and b"ready\n" in out:
+                    ready, deadline = True, time.monotonic() + limits.seconds
+        finally:
+            _kill_group(proc)
+    return out, proc.returncode
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

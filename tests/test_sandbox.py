@@ -95,3 +95,18 @@ def test_probe_reports_why_when_unusable(monkeypatch):
         assert not usable and "COURSE_GRADER_NO_SANDBOX" in why
     finally:
         sandbox.probe.cache_clear()
+
+
+def test_offline_helpers_see_no_network_and_write_nothing(tmp_path):
+    """What the grader runs on student files (a model's measurement) runs offline."""
+    (tmp_path / "in.txt").write_text("readable")
+    code = ("import socket, sys\n"
+            "print(open(sys.argv[1]).read())\n"
+            "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=3); print('online')\n"
+            "except OSError:\n    print('offline')\n"
+            "try:\n    open(sys.argv[1] + '.w', 'w'); print('wrote')\n"
+            "except OSError:\n    print('read-only')\n")
+    argv = sandbox.offline([sys.executable, "-c", code, str(tmp_path / "in.txt")],
+                           [str(tmp_path)])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["readable", "offline", "read-only"], done.stderr
