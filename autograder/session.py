@@ -27,6 +27,9 @@ from autograder import scratch
 from autograder.memory import MemoryCap
 
 
+STARTUP_TIMEOUT = 60  # seconds a kernel may take to start
+
+
 class QueryTimeout(AnswerError):
     """The kernel gave no answer within the query's time."""
 
@@ -91,7 +94,7 @@ class KernelSession:
                              file_binds=binds, env=env, sandbox=self.sandbox)
         self.memory = MemoryCap.create(int(self.limits.memory_mb) << 20)
         self.kernel = SandboxedKernel(box, max_output_bytes=self.limits.max_output_bytes,
-                                      memory=self.memory)
+                                      memory=self.memory, startup_timeout=STARTUP_TIMEOUT)
         self.kernel.start()
         self.folder_cap = scratch.FolderCap([box.outputs, box.kernel_dir],
                                             self.limits.folders_mb << 20, self.kernel.kill)
@@ -114,6 +117,9 @@ class KernelSession:
         self._empty_outputs()
         if self.folder_cap is not None:
             self.folder_cap.rearm()
+        if self.deadline is not None:  # starting it counts against the submission's cap too
+            self.kernel.startup_timeout = max(1.0, min(STARTUP_TIMEOUT,
+                                                       self.deadline - time.monotonic()))
         self.kernel.restart()
 
     def killed_for(self) -> str:
