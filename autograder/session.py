@@ -96,8 +96,11 @@ class KernelSession:
         self.kernel = SandboxedKernel(box, max_output_bytes=self.limits.max_output_bytes,
                                       memory=self.memory, startup_timeout=STARTUP_TIMEOUT)
         self.kernel.start()
-        self.folder_cap = scratch.FolderCap([box.outputs, box.kernel_dir],
-                                            self.limits.folders_mb << 20, self.kernel.kill)
+        # unsandboxed, the working folder is the host's too: watched with the others
+        watched, cap = [box.outputs, box.kernel_dir], self.limits.folders_mb
+        if not box.sandboxed:
+            watched, cap = watched + [box.workdir], cap + self.limits.disk_mb
+        self.folder_cap = scratch.FolderCap(watched, cap << 20, self.kernel.kill)
 
     @property
     def sandboxed(self) -> bool:
@@ -127,7 +130,8 @@ class KernelSession:
         if self.memory is not None and self.memory.exceeded():
             return f"ran out of memory (more than {self.limits.memory_mb} MB)"
         if self.folder_cap is not None and self.folder_cap.exceeded:
-            return f"wrote more than {self.limits.folders_mb} MB where the grader reads answers"
+            return (f"wrote more than {self.folder_cap.limit >> 20} MB where the grader reads "
+                    "answers")
         return ""
 
     def stop(self) -> None:
