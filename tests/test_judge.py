@@ -619,16 +619,16 @@ def test_one_wall_clock_cap_covers_cells_and_queries(tmp_path):
     """Functions that sleep at every query: the first query takes its full time, the rest
     share what is left of the submission's cap, and later ones are not asked at all."""
     sleepy = "import time\ndef square(x):\n    time.sleep(60)\n    return x * x"
-    limits = Limits(**{**FAST.__dict__, "query_timeout": 6, "notebook_timeout": 40,
-                       "submission_timeout": 40})
+    limits = Limits(**{**FAST.__dict__, "query_timeout": 5, "notebook_timeout": 25,
+                       "submission_timeout": 25})
     result = grade(tmp_path, sleepy, source=source_notebook(_many_queries(12)), limits=limits)
     assert result.score == 0.0
-    assert result.seconds < 40 + 8, result.seconds      # 12 x 6 s = 72 s without the cap
+    assert result.seconds < 25 + 8, result.seconds      # 12 x 5 s = 60 s without the cap
     details = [line.detail for line in result.cells[0].checks]
-    assert details[0] == "no answer within 6 s", details
+    assert details[0] == "no answer within 5 s", details
     shares = [float(d.split()[3]) if d.startswith("no answer within") else 0.0
               for d in details[1:]]      # or "not asked" once nothing is left
-    assert all(s < 6 for s in shares) and all("within" in d or "not asked" in d
+    assert all(s < 5 for s in shares) and all("within" in d or "not asked" in d
                                               for d in details[1:]), details
 
 
