@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from autograder.cli import course_argument, subparser
 from autograder.config import STUDENT_ID, Course, course_from
 from autograder.gradebook import format_timestamp
+from autograder.untrusted import printable
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
 IGNORED = re.compile(r"(^|/)(__MACOSX|\.ipynb_checkpoints|\.DS_Store)(/|$)")
@@ -173,10 +174,10 @@ def main(args) -> int:
     course = course_from(args.course)
     report = collect(course, Path(args.source), lab=args.lab)
     for c in report.collected:
-        print(f"{c.status:9s} {c.student:20s} {c.lab:16s} <- {c.source}"
-              + (f"  ({c.warning})" if c.warning else ""))
+        print(printable(f"{c.status:9s} {c.student:20s} {c.lab:16s} <- {c.source}"
+                        + (f"  ({c.warning})" if c.warning else "")))
     for r in report.refused:
-        print(f"refused   {r.source}: {r.reason}")
+        print(printable(f"refused   {r.source}: {r.reason}"))
     print(f"{len(report.collected)} notebooks collected into {course.submitted}, "
           f"{len(report.refused)} refused")
     return 0

@@ -4,7 +4,9 @@ Every check has a line: a visible check with its details (expected vs received, 
 a hidden check by its label and verdict only. Integrity flags and grading problems are
 listed. Hidden test code, inputs and expected values never reach this page: it is built
 from the recorded check lines (results.json), not from the instructor's notebook, and a
-hidden check's detail is dropped here, before the template sees it. The page itself is the
+hidden check's detail is dropped here, before the template sees it, and so is whatever the
+kernel produced after it was sent its first hidden query (the ``student_*`` views of the
+result: autograder/untrusted.py). The page itself is the
 Jinja2 template autograder/templates/feedback.html: edit it to change the page.
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ from autograder.cli import course_argument, subparser
 from autograder.config import Course, course_from
 from autograder.gradebook import Recorded, read_results, scores
 from autograder.results import CellResult
+from autograder.untrusted import printable
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -46,7 +49,8 @@ def student_lines(cell: CellResult) -> list[Line]:
         if chk.hidden:
             out.append(Line(f"{verdict}  {chk.label} (hidden check)", chk.passed, True))
         else:
-            out.append(Line(f"{verdict}  {chk.label}" + (f": {chk.detail}" if chk.detail else ""),
+            out.append(Line(f"{verdict}  {chk.label}"
+                            + (f": {chk.shown_detail}" if chk.shown_detail else ""),
                             chk.passed, False))
     return out
 
@@ -58,11 +62,12 @@ def render(recorded: Recorded, score: float, max_score: float) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     result = recorded.result
-    cells = [{"grade_id": c.grade_id, "score": c.score, "points": c.points, "note": c.note,
+    cells = [{"grade_id": c.grade_id, "score": c.score, "points": c.points, "note": c.shown_note,
               "lines": student_lines(c)} for c in result.cells]
     return env.get_template("feedback.html").render(
-        lab=recorded.lab, student=recorded.student, timestamp=recorded.timestamp, score=score,
-        max_score=max_score, flags=result.flags, errors=result.errors, cells=cells) + "\n"
+        lab=printable(recorded.lab), student=printable(recorded.student),
+        timestamp=printable(recorded.timestamp), score=score,
+        max_score=max_score, flags=result.flags, errors=result.student_errors, cells=cells) + "\n"
 
 
 def generate_feedback(course: Course, lab: str | None = None,
@@ -95,6 +100,6 @@ def main(args) -> int:
     course = course_from(args.course)
     made = generate_feedback(course, args.lab, args.student)
     for f in made:
-        print(f"{f.student:20s} {f.lab:16s} {f.score:g}/{f.max_score:g}  {f.path}")
+        print(printable(f"{f.student:20s} {f.lab:16s} {f.score:g}/{f.max_score:g}  {f.path}"))
     print(f"{len(made)} feedback pages under {course.feedback}")
     return 0

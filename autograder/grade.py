@@ -19,10 +19,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from autograder import scratch
 from autograder.cli import course_argument, subparser
 from autograder.config import Course, course_from
 from autograder.gradebook import (ROLE_ENV, ensure_lab, format_timestamp, graded_versions,
@@ -30,6 +30,7 @@ from autograder.gradebook import (ROLE_ENV, ensure_lab, format_timestamp, graded
 from autograder.labdata import prepare_data
 from autograder.results import NotebookResult
 from autograder.session import Limits
+from autograder.untrusted import printable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,8 +77,7 @@ def judge_task(task: Task, mark_worker: bool = True) -> Outcome:
         os.environ[ROLE_ENV] = "worker"  # from now on this process cannot open the gradebook
     start = time.perf_counter()
     # A private folder outside the course directory: the sandbox makes only it writable.
-    workdir = Path(task.workdir) if task.workdir else \
-        Path(tempfile.mkdtemp(prefix=f"grade-{task.student}-{task.lab}-"))
+    workdir = Path(task.workdir) if task.workdir else scratch.folder("grade")
     try:
         from autograder.judge import grade_notebook
 
@@ -172,6 +172,7 @@ def grade(course: Course, *, lab: str | None = None, workers: int = 2, gpus: str
           limits: Limits | None = None, progress: bool = True, on_result=None) -> GradeReport:
     """Grade what is pending; record each result as soon as it arrives. See the module doc."""
     start = time.perf_counter()
+    scratch.remove_stale()  # what a killed run left behind
     tasks, skipped = pending(course, lab, scale, data_dir, limits)
     blocked = {this_lab: why for this_lab in sorted({t.lab for t in tasks})
                if (why := prepare_data(course.source_notebook(this_lab)))}
@@ -199,7 +200,7 @@ def grade(course: Course, *, lab: str | None = None, workers: int = 2, gpus: str
             on_result(outcome)
         if bar:
             bar.update(1)
-            bar.set_postfix_str(f"{outcome.task.student}/{outcome.task.lab}")
+            bar.set_postfix_str(printable(f"{outcome.task.student}/{outcome.task.lab}"))
 
     n_gpus = count_gpus(gpus)
     used = 0
@@ -261,7 +262,7 @@ def summary_table(course: Course, lab: str | None = None) -> str:
         lines.append("  ".join([s.ljust(width)] + cells))
     if notes:
         lines += ["", "Integrity flags and errors:"] + notes
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def add_parser(sub):
@@ -295,7 +296,7 @@ def main(args) -> int:
     if report.failures:
         print("\nFailed to grade (will be retried on the next run):")
         for f in report.failures:
-            print(f"  {f.task.student}/{f.task.lab}: {f.error}")
+            print(printable(f"  {f.task.student}/{f.task.lab}: {f.error}"))
     for blocked_lab, why in report.blocked.items():
         print(f"\nNot graded, {blocked_lab}: its data cannot be had here ({why}). Its "
               "submissions stay pending: fetch the data and run grade again.")

@@ -12,7 +12,9 @@ added:
   ``solutions``, and per lab more, :data:`FORBIDDEN`, or the source notebook's
   ``metadata.course.forbidden_imports``);
 - ``suspicious-code``: code a human should look at (process control, sockets, ctypes,
-  kernel hooks, sys.modules tampering, reading outside the working folder).
+  kernel and IPython hooks, sys.modules tampering, rebinding numpy's functions (its file
+  I/O above all: the query harness saves and loads with it), reading outside the working
+  folder, raising text built from data, which can carry what the grader sent the kernel).
 
 Flags inform a human; only ``invalid-json`` changes a score by itself. The judge never runs
 a submission's copy of a test cell, so ``edited-test-cell`` is graded with the original.
@@ -47,6 +49,9 @@ SUSPICIOUS: tuple[tuple[str, str], ...] = (
     (r"\bsocket\b|\burllib\b|\brequests\b|\bhttp\.client\b", "network access"),
     (r"\bctypes\b|\bcffi\b", "calls native code"),
     (r"get_ipython\s*\(\s*\)\s*\.\s*events|\.events\s*\.\s*register", "registers kernel event hooks"),
+    (r"\bget_ipython\b|\bipykernel\b|\bIPython\s*\.\s*(core|kernel|terminal)\b"
+     r"|\bsys\s*\.\s*(displayhook|excepthook)\b|\bset_custom_exc\b|\bshowtraceback\b"
+     r"|\bdisplay_formatter\b|\bdisplay_pub\b", "reaches into IPython or its hooks"),
     (r"input_transformers|ast_transformers|input_transformer_manager|register_magic",
      "changes how the kernel reads cells"),
     (r"\bsys\s*\.\s*modules\b|\bbuiltins\b|__builtins__", "tampers with modules or builtins"),
@@ -56,6 +61,62 @@ SUSPICIOUS: tuple[tuple[str, str], ...] = (
     # builtins only: model.compile(...) and the like are methods, not dynamic code
     (r"\b__import__\b|(?<![.\w])(exec|eval|compile)\s*\(", "dynamic code"),
 )
+
+
+NUMPY_FILE_IO = {"save", "savez", "savez_compressed", "load", "lib", "fromfile", "tofile",
+                 "frombuffer", "ndarray", "asarray", "array", "format", "npyio"}
+DATA_SHAPED = {"join", "repr", "dumps", "tolist", "tobytes", "hex", "b64encode", "format"}
+
+
+def _numpy_names(tree: ast.AST) -> set[str]:
+    names = {"np", "numpy"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.asname or a.name for a in node.names if a.name.split(".")[0] == "numpy"}
+    return names
+
+
+def _root_name(node: ast.AST) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _calls(node: ast.AST) -> set[str]:
+    return {getattr(n.func, "attr", getattr(n.func, "id", "")) for n in ast.walk(node)
+            if isinstance(n, ast.Call)}
+
+
+def structural_reasons(code: str) -> set[str]:
+    """What the regular expressions cannot see: rebinding numpy's functions (its file I/O
+    first of all), and raising text built from data (at a cell's top level, or by joining
+    or printing out a container anywhere)."""
+    try:
+        tree = ast.parse(_strip_magics(code))
+    except SyntaxError:
+        return set()
+    numpy = _numpy_names(tree)
+    found = set()
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("setattr", "delattr") \
+                and node.args:
+            targets = [ast.Attribute(node.args[0], "?")]
+        for t in targets:
+            if isinstance(t, ast.Attribute) and _root_name(t) in numpy:
+                attrs = {n.attr for n in ast.walk(t) if isinstance(n, ast.Attribute)}
+                found.add("rebinds numpy's file I/O" if attrs & NUMPY_FILE_IO or "?" in attrs
+                          else "rebinds a numpy function")
+    top_level = {id(n) for n in tree.body}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            message = node.exc.args if isinstance(node.exc, ast.Call) else [node.exc]
+            computed = [a for a in message if not isinstance(a, ast.Constant)]
+            if any(_calls(a) & DATA_SHAPED for a in computed) or (
+                    id(node) in top_level and computed):
+                found.add("raises text built from data")
+    return found
 
 
 def forbidden_modules(source_nb, lab: str) -> tuple[str, ...]:
@@ -110,7 +171,8 @@ def code_flags(source_nb, nb, lab: str) -> list[Flag]:
                               "which this lab does not allow", gid))
         if normalized(code) in instructor_code:
             continue  # the lab's own code, as released
-        reasons = sorted({why for pattern, why in SUSPICIOUS if re.search(pattern, code)})
+        reasons = sorted({why for pattern, why in SUSPICIOUS if re.search(pattern, code)}
+                         | structural_reasons(code))
         if reasons:
             flags.append(Flag("suspicious-code", f"{gid or 'an ungraded cell'}: "
                               + "; ".join(reasons) + " (for a human to look at)", gid))

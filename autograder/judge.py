@@ -54,7 +54,8 @@ from course.protocol import AnswerError
 from autograder import integrity
 from autograder.integrity import Flag  # re-exported: part of this module's API
 from autograder.results import CellResult, CheckLine, NotebookResult
-from autograder.session import KernelSession, Limits
+from autograder.session import KernelSession, Limits, QueryTimeout
+from autograder.untrusted import Disclosure, exception_name, printable
 
 __all__ = ["CheckLine", "CellResult", "Flag", "NotebookResult", "Limits", "grade_notebook",
            "judge_suite", "reference_module"]
@@ -80,7 +81,8 @@ def expected(chk: C.Check, reference) -> Any:
 
 
 def judge_suite(suite: C.Suite, ask: Callable[[Any], Any], reference, scale: str, *,
-                points: float, grade_id: str | None = None) -> CellResult:
+                points: float, grade_id: str | None = None,
+                disclosure: Disclosure | None = None) -> CellResult:
     """Judge one test cell's checks and score it; no kernel involved.
 
     Args:
@@ -90,24 +92,30 @@ def judge_suite(suite: C.Suite, ask: Callable[[Any], Any], reference, scale: str
         reference: the module of reference functions for ``ref=`` checks.
         scale: the scale ``above=``/``below=`` bounds are read at.
         points: the cell's points; grade_id: its id (default: the suite's).
+        disclosure: whether the kernel has been sent a hidden query (shared by the cells of
+            one submission): from then on a visible check's student_detail withholds what
+            the kernel answered (autograder/untrusted.py).
 
     Returns:
         The CellResult: ``points * (weights passed) / (weights)``, rounded to 1e-6, with a
         line per check (the last ``suite.hidden`` marked hidden). A check the grader itself
         could not judge (a reference that raised) fails and is named in ``note``.
     """
+    disclosure = disclosure if disclosure is not None else Disclosure()
     first_hidden = len(suite.checks) - suite.hidden
-    answers: dict[str, tuple[bool, Any]] = {}
+    answers: dict[str, tuple[bool, Any, bool]] = {}  # answered, answer, after a hidden query
     lines, problems = [], []
     for i, chk in enumerate(suite.checks):
-        key = repr(chk.query)
+        key, hidden = repr(chk.query), i >= first_hidden
         try:
             if key not in answers:
+                disclosure.hidden_asked |= hidden
+                after = disclosure.hidden_asked
                 try:
-                    answers[key] = (True, ask(chk.query))
+                    answers[key] = (True, ask(chk.query), after)
                 except AnswerError as exc:
-                    answers[key] = (False, str(exc))
-            answered, got = answers[key]
+                    answers[key] = (False, str(exc), after)
+            answered, got, after = answers[key]
             if answered:
                 want = expected(chk, reference) if chk.ref is not None else None
                 outcome = C.compare(chk, got, want, scale=scale)
@@ -116,13 +124,17 @@ def judge_suite(suite: C.Suite, ask: Callable[[Any], Any], reference, scale: str
         except Exception as exc:  # the grader's own problem (a reference that raised)
             problems.append(f"check {chk.label!r} could not be judged: {type(exc).__name__}: {exc}")
             outcome = C.Outcome(chk.label, False, "could not be judged (grader error)", chk.weight)
-        lines.append(CheckLine(chk.label, bool(outcome.passed), outcome.detail, i >= first_hidden,
-                               float(chk.weight)))
+            after = False
+        shown = "" if hidden else disclosure.detail(outcome.detail, after, chk.hint)
+        lines.append(CheckLine(chk.label, bool(outcome.passed), printable(outcome.detail), hidden,
+                               float(chk.weight), shown))
     total = sum(line.weight for line in lines)
     passed = sum(line.weight for line in lines if line.passed)
     score = points * passed / total if total else 0.0
     return CellResult(grade_id or suite.cell_id, points, round(score, 6), tuple(lines),
-                      "; ".join(problems))
+                      printable("; ".join(problems)),
+                      student_note="a check could not be judged (the grader's error: your "
+                      "instructor will look at it)" if problems else None)
 
 
 def _cell_timeout(cell, limits: Limits) -> float:
@@ -136,8 +148,12 @@ class _Run:
     """One submission's walk through its notebook: cells run in order, test cells judged where
     they stand, and a kernel that died restarted with the cells before it run again."""
 
-    def __init__(self, session: KernelSession, limits: Limits, deadline: float, errors: list[str]):
-        self.session, self.limits, self.deadline, self.errors = session, limits, deadline, errors
+    def __init__(self, session: KernelSession, limits: Limits, deadline: float,
+                 problems: Disclosure, queries: int):
+        self.session, self.limits, self.deadline = session, limits, deadline
+        self.problems = problems
+        self.queries_left = queries  # distinct queries of the whole notebook not asked yet
+        self.shared = False          # a query timed out: the rest share what time is left
         self.ran: list = []  # cells to run again after a restart, in order
 
     def run_cell(self, cell) -> None:
@@ -149,14 +165,18 @@ class _Run:
         if res.status in ("timeout", "flood", "dead"):
             what = {"timeout": "ran past its time limit", "flood": "printed too much output",
                     "dead": "killed the kernel"}[res.status]
-            self.errors.append(f"{where} {what}" + (f" ({res.error})" if res.error else ""))
+            what = self.session.killed_for() or what
+            self.problems.add(f"{where} {what}" + (f" ({res.error})" if res.error else ""),
+                              after_hidden=f"{where} {what}")
         else:
             self.ran.append(cell)
             if res.status == "error" and not res.error.startswith("NotImplementedError") \
-                    and sum(e.startswith("cell") or " raised " in e for e in self.errors) < 20:
-                self.errors.append(f"{where} raised {res.error}")
+                    and sum(e.startswith("cell") or " raised " in e
+                            for e in self.problems.instructor) < 20:
+                self.problems.add(f"{where} raised {res.error}",
+                                  after_hidden=f"{where} raised {exception_name(res.ename)}")
         if res.truncated:
-            self.errors.append(f"{where}: output beyond {self.limits.max_output_bytes} bytes "
+            self.problems.add(f"{where}: output beyond {self.limits.max_output_bytes} bytes "
                                "was dropped")
 
     def revive(self) -> bool:
@@ -168,7 +188,8 @@ class _Run:
             try:
                 self.session.restart()
             except Exception as exc:
-                self.errors.append(f"the kernel could not be restarted: {exc}")
+                self.problems.add(f"the kernel could not be restarted: {exc}",
+                                  after_hidden="the kernel could not be restarted")
                 return False
             again = 0
             for cell in self.ran:
@@ -177,28 +198,50 @@ class _Run:
                         cell.source, min(_cell_timeout(cell, self.limits), left)).status == "dead":
                     break
                 again += 1
-            self.errors.append(f"the kernel died; restarted it and ran again the {again} of "
+            self.problems.add(f"the kernel died; restarted it and ran again the {again} of "
                                f"{len(self.ran)} cells that had run before (not the one it "
                                "died in)")
         return True
 
     def ask(self, query) -> Any:
+        """The kernel's answer, within the submission's hard cap (session.deadline): each
+        query may take Limits.query_timeout until one times out; from then on each takes
+        at most an equal share of what is left."""
+        self.queries_left = max(0, self.queries_left - 1)
+        left = self.session.deadline - time.monotonic()
+        if left <= 0:
+            raise AnswerError("not asked: the submission's time limit was used up")
         if not self.revive():
             raise AnswerError("the kernel is not running (it died earlier)")
-        return self.session.ask(query)
+        timeout = min(self.limits.query_timeout, left)
+        if self.shared:
+            timeout = min(timeout, left / (self.queries_left + 1))
+        try:
+            return self.session.ask(query, timeout)
+        except QueryTimeout:
+            self.shared = True
+            raise
 
     def judge(self, src_cell, reference, scale: str) -> CellResult:
         gid, points = integrity.grade_id(src_cell), rules.points(src_cell)
         try:
             suite = C.declared(src_cell.source)
         except Exception as exc:
-            self.errors.append(f"{gid}: the source test cell declares no checks ({exc})")
+            self.problems.add(f"{gid}: the source test cell declares no checks ({exc})")
             return CellResult(gid, points, 0.0, (), "not gradable: the test cell declares no "
                               "checks (instructor's error)")
-        cell = judge_suite(suite, self.ask, reference, scale, points=points, grade_id=gid)
+        cell = judge_suite(suite, self.ask, reference, scale, points=points, grade_id=gid,
+                           disclosure=self.problems)
         if cell.note:
-            self.errors.append(f"{gid}: {cell.note}")
+            self.problems.add(f"{gid}: {cell.note}", after_hidden=f"{gid}: {cell.shown_note}")
         return cell
+
+
+def _distinct_queries(test_cell) -> int:
+    try:
+        return len({repr(chk.query) for chk in C.declared(test_cell.source).checks})
+    except Exception:
+        return 0
 
 
 def _plan(source_nb, nb):
@@ -265,32 +308,38 @@ def grade_notebook(source: Path, submission: Path, workdir: Path, *, lab: str,
         raise ValueError(f"the source notebook {source} is not a valid notebook")
     reference = reference if reference is not None else reference_module(lab)
     flags, nb = integrity.check_submission(source_nb, Path(submission), lab=lab)
+    flags = [Flag(f.code, printable(f.message), None if f.cell is None else printable(f.cell))
+             for f in flags]
     results: dict[str, CellResult] = {}
-    errors: list[str] = []
+    problems = Disclosure()
     sandboxed = False
     if nb is not None:
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(submission, workdir / Path(submission).name)
         session = KernelSession(workdir, limits, scale=scale, data_dir=data_dir, sandbox=sandbox,
-                                note=errors.append)
+                                note=problems.add)
         try:
             session.start()
             sandboxed = session.sandboxed
         except Exception as exc:
-            errors.append(f"the kernel could not start: {type(exc).__name__}: {exc}")
+            problems.add(f"the kernel could not start: {type(exc).__name__}: {exc}")
             session.stop()
             session = None
         if session is not None:
-            run = _Run(session, limits, t0 + limits.notebook_timeout, errors)
+            session.deadline = t0 + limits.submission_timeout
+            plan = _plan(source_nb, nb)
+            run = _Run(session, limits, t0 + min(limits.notebook_timeout,
+                                                 limits.submission_timeout), problems,
+                       sum(_distinct_queries(cell) for kind, cell in plan if kind == "test"))
             try:
-                for kind, cell in _plan(source_nb, nb):
+                for kind, cell in plan:
                     if kind == "run":
                         run.run_cell(cell)
                     else:
                         results[integrity.grade_id(cell)] = run.judge(cell, reference, scale)
                 if time.monotonic() > run.deadline:
-                    errors.append(f"the notebook ran past its {limits.notebook_timeout:g} s "
+                    problems.add(f"the notebook ran past its {limits.notebook_timeout:g} s "
                                   "limit; later cells were not run")
             finally:
                 session.stop()
@@ -307,5 +356,5 @@ def grade_notebook(source: Path, submission: Path, workdir: Path, *, lab: str,
         else:
             why = "the submission is not a valid notebook" if nb is None else "not graded"
             cells.append(CellResult(gid, rules.points(c), 0.0, (), why))
-    return NotebookResult(lab, tuple(cells), tuple(flags), tuple(errors), sandboxed,
-                          round(time.monotonic() - t0, 3))
+    return NotebookResult(lab, tuple(cells), tuple(flags), tuple(problems.instructor), sandboxed,
+                          round(time.monotonic() - t0, 3), tuple(problems.student))

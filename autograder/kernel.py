@@ -24,6 +24,7 @@ import psutil
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec
 
+from autograder.memory import MemoryCap
 from autograder.sandbox import Sandbox
 
 FLOOD_FACTOR = 20  # interrupt a cell whose output passes this many times the budget
@@ -40,6 +41,7 @@ class ExecResult:
     status: str
     outputs: list = dataclasses.field(default_factory=list)
     error: str = ""
+    ename: str = ""             # the exception's class name (status error)
     seconds: float = 0.0
     output_bytes: int = 0
     truncated: bool = False
@@ -53,6 +55,32 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
+def _kill_tree(km) -> None:
+    """SIGKILL the kernel's process, its descendants and their process groups."""
+    proc = getattr(km, "provisioner", None) and getattr(km.provisioner, "process", None)
+    pid = getattr(proc, "pid", None)
+    if pid is None:
+        return
+    for target in [pid] + [p.pid for p in _descendants(pid)]:
+        try:  # its process group too: what it forked and detached
+            os.killpg(target, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            os.kill(target, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _both(first, second):
+    """One preexec_fn calling `first` (if any), then `second`."""
+    def run():
+        if first is not None:
+            first()
+        second()
+    return run
+
+
 def _cmdline(proc: psutil.Process) -> str:
     try:
         return " ".join(proc.cmdline())
@@ -64,8 +92,9 @@ class SandboxedKernel:
     """One IPython kernel in `box`, with outputs capped at `max_output_bytes` in all."""
 
     def __init__(self, box: Sandbox, *, max_output_bytes: int = 1_000_000,
-                 startup_timeout: float = 60):
+                 startup_timeout: float = 60, memory: MemoryCap | None = None):
         self.box = box
+        self.memory = memory
         self.max_output_bytes = max_output_bytes
         self.startup_timeout = startup_timeout
         self.output_bytes = 0
@@ -84,11 +113,16 @@ class SandboxedKernel:
         km.write_connection_file()
         self.box.give(Path(km.connection_file))
         kwargs = self.box.popen_kwargs()
+        if self.memory is not None:
+            kwargs["preexec_fn"] = _both(kwargs.get("preexec_fn"), self.memory.preexec)
         try:
             km.start_kernel(cwd=str(self.box.workdir), **kwargs)
         finally:
             kwargs["stderr"].close()  # the kernel holds its own copy of the log
         self.km = km
+        pid = getattr(km.provisioner.process, "pid", None)
+        if self.memory is not None and pid is not None:
+            self.memory.watch(pid)
         kc = km.blocking_client()
         kc.start_channels()
         try:
@@ -123,18 +157,7 @@ class SandboxedKernel:
         km, self.km, self.kc = self.km, None, None
         if km is None:
             return
-        proc = getattr(km, "provisioner", None) and getattr(km.provisioner, "process", None)
-        pid = getattr(proc, "pid", None)
-        if pid is not None:
-            for target in [pid] + [p.pid for p in _descendants(pid)]:
-                try:  # its process group too: what it forked and detached
-                    os.killpg(target, signal.SIGKILL)
-                except OSError:
-                    pass
-                try:
-                    os.kill(target, signal.SIGKILL)
-                except OSError:
-                    pass
+        _kill_tree(km)
         try:
             km.shutdown_kernel(now=True)
         except Exception:
@@ -143,6 +166,11 @@ class SandboxedKernel:
             km.cleanup_resources()
         except Exception:
             pass
+
+    def kill(self) -> None:
+        """SIGKILL the kernel's processes (safe from another thread; `stop` cleans up)."""
+        if self.km is not None:
+            _kill_tree(self.km)
 
     def __enter__(self) -> "SandboxedKernel":
         self.start()
@@ -166,8 +194,9 @@ class SandboxedKernel:
                 pass
 
     def execute(self, code: str, timeout: float, *, silent: bool = False,
-                record: bool = True) -> ExecResult:
-        """Run `code`; wait at most `timeout` s for it to finish (then interrupt it)."""
+                record: bool = True, hard_deadline: float | None = None) -> ExecResult:
+        """Run `code`; wait at most `timeout` s for it to finish (then interrupt it), and
+        never past `hard_deadline` (time.monotonic(); then the kernel is left dead)."""
         t0 = time.monotonic()
         if not self.alive():
             self.dead = True
@@ -180,6 +209,10 @@ class SandboxedKernel:
         reply_seen = idle_seen = False
         while not (reply_seen and idle_seen):
             now = time.monotonic()
+            if hard_deadline is not None and now > hard_deadline:
+                self.dead = True  # no grace left: the caller stops the kernel
+                res.status = "timeout" if res.status in ("ok", "error") else res.status
+                break
             if interrupted_at is None and now > deadline:
                 res.status = "timeout"
                 self.interrupt()
@@ -208,6 +241,7 @@ class SandboxedKernel:
                     res.output_bytes += size
                     if kind == "error":
                         res.error = f"{content.get('ename')}: {content.get('evalue')}"[:500]
+                        res.ename = str(content.get("ename", ""))[:100]
                         if res.status == "ok":
                             res.status = "error"
                     if record and self.output_bytes <= self.max_output_bytes:
@@ -229,6 +263,7 @@ class SandboxedKernel:
                     if reply["content"].get("status") == "error" and res.status == "ok":
                         res.status = "error"
                         res.error = res.error or reply["content"].get("evalue", "")[:500]
+                        res.ename = res.ename or str(reply["content"].get("ename", ""))[:100]
         res.seconds = time.monotonic() - t0
         return res
 

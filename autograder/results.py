@@ -5,7 +5,9 @@ The judge returns a :class:`NotebookResult`; the gradebook stores it as JSON
 read it back (``from_data``), never as loose dicts: a renamed or missing field is an error
 where it is read, not a silently empty page. ``CheckLine.detail`` of a hidden check can
 state the expected value: it is for the instructor; feedback shows hidden checks by label
-and verdict only.
+and verdict only. Fields named ``student_*`` are what the student's feedback shows (see
+autograder/untrusted.py: once a hidden query reached the kernel, what the kernel produced
+is withheld from the student); the others are the instructor's.
 """
 from __future__ import annotations
 
@@ -24,11 +26,17 @@ class CheckLine:
     detail: str
     hidden: bool
     weight: float
+    student_detail: str | None = None  # what feedback shows of a visible check; None: detail
+
+    @property
+    def shown_detail(self) -> str:
+        return self.detail if self.student_detail is None else self.student_detail
 
     @classmethod
     def from_data(cls, d: dict) -> "CheckLine":
+        shown = d.get("student_detail")
         return cls(str(d["label"]), bool(d["passed"]), str(d["detail"]), bool(d["hidden"]),
-                   float(d["weight"]))
+                   float(d["weight"]), None if shown is None else str(shown))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,12 +53,18 @@ class CellResult:
     checks: tuple[CheckLine, ...]
     note: str = ""
     manual: bool = False  # graded by the instructor (score left at 0 here)
+    student_note: str | None = None  # what feedback shows; None: the note itself
+
+    @property
+    def shown_note(self) -> str:
+        return self.note if self.student_note is None else self.student_note
 
     @classmethod
     def from_data(cls, d: dict) -> "CellResult":
+        note = d.get("student_note")
         return cls(str(d["grade_id"]), float(d["points"]), float(d["score"]),
                    tuple(CheckLine.from_data(c) for c in d["checks"]), str(d["note"]),
-                   bool(d["manual"]))
+                   bool(d["manual"]), None if note is None else str(note))
 
 
 def _flag_from_data(d: dict) -> Flag:
@@ -67,6 +81,7 @@ class NotebookResult:
     errors: tuple[str, ...]
     sandboxed: bool
     seconds: float
+    student_errors: tuple[str, ...] = ()  # the problems as feedback shows them
 
     @property
     def score(self) -> float:
@@ -86,7 +101,8 @@ class NotebookResult:
     def from_data(cls, d: dict) -> "NotebookResult":
         return cls(str(d["lab"]), tuple(CellResult.from_data(c) for c in d["cells"]),
                    tuple(_flag_from_data(f) for f in d["flags"]), tuple(map(str, d["errors"])),
-                   bool(d["sandboxed"]), float(d["seconds"]))
+                   bool(d["sandboxed"]), float(d["seconds"]),
+                   tuple(map(str, d.get("student_errors", ()))))
 
 
 def _plain(obj: Any) -> Any:

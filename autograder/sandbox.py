@@ -12,10 +12,14 @@ What the kernel sees (bubblewrap, ``--unshare-all``):
   it: not ``solutions/``, not ``autograder/`` (so neither the references nor the samples or
   the config), not the course directory with its gradebook, not other submissions, not
   ``/root`` or ``/home``;
-- a private ``/tmp``; ``/proc`` and ``/dev`` of its own;
-- read-write: its own working copy only (``HOME``, ``IPYTHONDIR`` and ``MPLCONFIGDIR`` live
-  there), plus the folder where it writes query answers; read-only: the grader's query
-  inputs and the data view (``COURSE_DATA``);
+- a private ``/tmp`` and ``/dev/shm``, and its working folder (``HOME``, ``IPYTHONDIR`` and
+  ``MPLCONFIGDIR`` live there): each a tmpfs of a fixed size (``Limits.tmp_mb``,
+  ``Limits.disk_mb``), so what it writes there is capped in all (its pages count as the
+  kernel's memory too: autograder/memory.py) and nothing of it reaches the host's disk;
+  ``/proc`` and a read-only ``/dev`` of its own;
+- read-write on the host: the folder where it writes query answers and the kernel's
+  connection folder only; read-only: the grader's query inputs and the data view
+  (``COURSE_DATA``);
 - a clean environment (``--clearenv``): only the variables listed in ``kernel_env``.
 
 When the grader runs as root, bwrap runs privileged (no user namespace) and the kernel
@@ -120,7 +124,7 @@ def _namespace_args() -> list[str]:
 
 def rlimits(limits) -> dict[str, int]:
     """The resource limits applied to the kernel (names of the `resource` module)."""
-    cpu = int(limits.notebook_timeout * max(1, os.cpu_count() or 1) + limits.cell_timeout)
+    cpu = int(limits.submission_timeout * max(1, os.cpu_count() or 1))
     return {
         "RLIMIT_DATA": int(limits.memory_mb) << 20,
         "RLIMIT_NPROC": int(limits.max_procs),
@@ -129,6 +133,11 @@ def rlimits(limits) -> dict[str, int]:
         "RLIMIT_CORE": 0,
         "RLIMIT_NOFILE": 4096,
     }
+
+
+def tmpfs(path: str, size_mb: int) -> list[str]:
+    """bwrap arguments for a world-writable tmpfs of `size_mb` MB at `path`."""
+    return ["--size", str(int(size_mb) << 20), "--perms", "1777", "--tmpfs", path]
 
 
 def apply_rlimits(values: dict[str, int], *, nproc: bool) -> None:
@@ -151,6 +160,20 @@ def apply_rlimits(values: dict[str, int], *, nproc: bool) -> None:
             resource.setrlimit(lim, (value, value))
         except (ValueError, OSError):
             pass  # macOS refuses some (RLIMIT_DATA below the current use); keep the others
+
+
+def offline(argv: list[str], readable: list[str]) -> list[str]:
+    """`argv` in a network-less, read-only view of this machine where `readable` folders
+    are visible (the grader's own helpers that parse student files); `argv` as it is where
+    bubblewrap cannot run."""
+    if not probe()[0]:
+        return list(argv)
+    cmd = [bwrap_path(), "--die-with-parent", "--new-session", "--unshare-all",
+           *(["--unshare-user", "--disable-userns"] if os.geteuid() != 0 else []),
+           "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for d in readable:
+        cmd += ["--ro-bind", d, d]
+    return cmd + ["--", *argv]
 
 
 def _system_dirs() -> list[str]:
@@ -185,7 +208,7 @@ class Sandbox:
     """How one kernel is confined. `wrap` turns a kernel command into the confined one."""
 
     workdir: Path
-    exchange: Path          # short path (/tmp/cgXXXX): connection file, ipc sockets, in/, out/
+    exchange: Path          # short path (autograder/scratch.py): connection file, sockets, in/, out/
     limits: object
     data_dirs: tuple = ()   # folders the kernel may read (bound read-only)
     file_binds: tuple = ()  # (source, dest) pairs bound read-only after them
@@ -275,15 +298,16 @@ class Sandbox:
                 cmd += ["--symlink", os.readlink(d), d]
             else:
                 cmd += ["--ro-bind", d, d]
-        cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
+                *tmpfs("/dev/shm", self.limits.tmp_mb), *tmpfs("/tmp", self.limits.tmp_mb)]
         binds = [("--ro-bind", d) for d in _python_dirs()] + [("--ro-bind", course_dir())]
         binds += [("--ro-bind", d) for d in self.data_dirs]
-        binds += [("--bind", str(self.workdir)), ("--bind", str(self.kernel_dir)),
+        binds += [("--bind", str(self.kernel_dir)),
                   ("--ro-bind", str(self.inputs)), ("--bind", str(self.outputs))]
         # bwrap would make the folders above the mount points 0700 (root's): open them up
         mounted = set(_system_dirs()) | {"/proc", "/dev"}
         made = {"/", "/tmp"}
-        for _, dest in binds:
+        for dest in [d for _, d in binds] + [str(self.workdir)]:
             for parent in reversed(Path(dest).parents):
                 p = str(parent)
                 if p in made or any(p == m or p.startswith(m + "/") for m in mounted):
@@ -292,6 +316,7 @@ class Sandbox:
                 made.add(p)
         for how, d in binds:
             cmd += [how, d, d]
+        cmd += tmpfs(str(self.workdir), self.limits.disk_mb)
         for src, dest in self.file_binds:
             cmd += ["--ro-bind", src, dest]
         cmd += ["--chdir", str(self.workdir)]

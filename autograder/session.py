@@ -17,12 +17,21 @@ import dataclasses
 import os
 import secrets
 import shutil
-import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable
 
 from course import protocol
 from course.protocol import AnswerError
+from autograder import scratch
+from autograder.memory import MemoryCap
+
+
+STARTUP_TIMEOUT = 60  # seconds a kernel may take to start
+
+
+class QueryTimeout(AnswerError):
+    """The kernel gave no answer within the query's time."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,11 +40,18 @@ class Limits:
 
     cell_timeout: float = 60
     query_timeout: float = 30
-    notebook_timeout: float = 900
+    notebook_timeout: float = 900     # the notebook's cells, all together
+    # The hard cap: cells, queries and restarts of one submission all end by then (a query
+    # asked later fails; after a query timed out, the remaining ones share what is left).
+    submission_timeout: float = 1200
+    model_timeout: float = 120        # the grader's evaluation of one saved model
     memory_mb: int = 4096
     max_procs: int = 256
     max_output_bytes: int = 1_000_000
     file_size_mb: int = 200
+    disk_mb: int = 1024           # the working folder, a tmpfs: all the notebook may write
+    folders_mb: int = 512         # the host folders it writes answers to, watched
+    tmp_mb: int = 256             # /tmp and /dev/shm, each a tmpfs
     max_answer_mb: int = 64       # an answer .npz (uncompressed) or a saved .keras model x4
     kernel_restarts: int = 3      # per notebook, after the kernel died
 
@@ -50,6 +66,9 @@ class KernelSession:
         self.kernel = None
         self.view = None
         self.exchange: Path | None = None
+        self.deadline: float | None = None  # time.monotonic() by which everything has ended
+        self.memory: MemoryCap | None = None
+        self.folder_cap: scratch.FolderCap | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -70,11 +89,18 @@ class KernelSession:
                 binds = self.view.binds()
             except Exception as exc:
                 self.note(f"no held-out data view: {type(exc).__name__}: {exc}")
-        self.exchange = Path(tempfile.mkdtemp(prefix="cg"))
+        self.exchange = scratch.folder("x")
         box = Sandbox.create(self.workdir, self.exchange, self.limits, data_dirs=data_dirs,
                              file_binds=binds, env=env, sandbox=self.sandbox)
-        self.kernel = SandboxedKernel(box, max_output_bytes=self.limits.max_output_bytes)
+        self.memory = MemoryCap.create(int(self.limits.memory_mb) << 20)
+        self.kernel = SandboxedKernel(box, max_output_bytes=self.limits.max_output_bytes,
+                                      memory=self.memory, startup_timeout=STARTUP_TIMEOUT)
         self.kernel.start()
+        # unsandboxed, the working folder is the host's too: watched with the others
+        watched, cap = [box.outputs, box.kernel_dir], self.limits.folders_mb
+        if not box.sandboxed:
+            watched, cap = watched + [box.workdir], cap + self.limits.disk_mb
+        self.folder_cap = scratch.FolderCap(watched, cap << 20, self.kernel.kill)
 
     @property
     def sandboxed(self) -> bool:
@@ -88,12 +114,33 @@ class KernelSession:
         return self.kernel is not None and self.kernel.alive()
 
     def restart(self) -> None:
-        """A fresh kernel in the same sandbox and working folder (the notebook's state is gone)."""
+        """A fresh kernel in the same sandbox: the notebook's state is gone, and so are the
+        files it wrote (its working folder is a tmpfs of the kernel's own) and answers."""
+        self.kernel.stop()
+        self._empty_outputs()
+        if self.folder_cap is not None:
+            self.folder_cap.rearm()
+        if self.deadline is not None:  # starting it counts against the submission's cap too
+            self.kernel.startup_timeout = max(1.0, min(STARTUP_TIMEOUT,
+                                                       self.deadline - time.monotonic()))
         self.kernel.restart()
+
+    def killed_for(self) -> str:
+        """Why the grader killed the kernel since this was last asked ("" if it did not)."""
+        if self.memory is not None and self.memory.exceeded():
+            return f"ran out of memory (more than {self.limits.memory_mb} MB)"
+        if self.folder_cap is not None and self.folder_cap.exceeded:
+            return (f"wrote more than {self.folder_cap.limit >> 20} MB where the grader reads "
+                    "answers")
+        return ""
 
     def stop(self) -> None:
         if self.kernel is not None:
             self.kernel.stop()
+        if self.memory is not None:
+            self.memory.close()
+        if self.folder_cap is not None:
+            self.folder_cap.close()
         if self.exchange is not None:
             shutil.rmtree(self.exchange, ignore_errors=True)
 
@@ -107,7 +154,7 @@ class KernelSession:
     # -- cells and queries -------------------------------------------------------------
     def run_cell(self, source: str, timeout: float):
         """Run one cell's code; an ExecResult (status ok | error | timeout | dead | flood)."""
-        return self.kernel.execute(source, timeout=timeout)
+        return self.kernel.execute(source, timeout=timeout, hard_deadline=self.deadline)
 
     def ask(self, query, timeout: float | None = None) -> Any:
         """The kernel's answer to one query, as data; AnswerError when there is none."""
@@ -121,17 +168,31 @@ class KernelSession:
         with os.fdopen(fd, "wb") as fh:
             protocol.dump(query.payload(), fh)
         res = self.kernel.execute(protocol.harness_code(token, str(box.inputs), str(box.outputs)),
-                                  timeout=timeout, silent=True, record=False)
+                                  timeout=timeout, silent=True, record=False,
+                                  hard_deadline=self.deadline)
         try:
             if res.status == "timeout":
-                raise AnswerError(f"no answer within {timeout:g} s")
+                raise QueryTimeout(f"no answer within {timeout:.3g} s")
             if res.status == "dead" or self.kernel.dead:
-                raise AnswerError("the kernel died while answering")
+                why = self.killed_for()
+                raise AnswerError(f"the kernel {why} while answering" if why else
+                                  "the kernel died while answering")
             from autograder import answers
+            left = self.deadline - time.monotonic() if self.deadline else float("inf")
+            model = answers.ModelLimits(seconds=max(0.0, min(self.limits.model_timeout, left)),
+                                        memory_mb=self.limits.memory_mb)
             return answers.read(query, box.outputs, token, self.limits.max_answer_mb << 20,
-                                self.heldout, res.error)
-        finally:
-            for p in list(box.inputs.glob(f"{token}*")) + list(box.outputs.glob(f"{token}*")):
+                                self.heldout, res.error, model_limits=model)
+        finally:  # the query's files, and whatever else the kernel left where answers go
+            for p in box.inputs.glob(f"{token}*"):
+                p.unlink(missing_ok=True)
+            self._empty_outputs()
+
+    def _empty_outputs(self) -> None:
+        for p in self.kernel.box.outputs.iterdir():
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
                 try:
                     p.unlink()
                 except OSError:

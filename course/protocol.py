@@ -34,6 +34,8 @@ import numpy as np
 ANSWER_ERROR = ".err"
 MAX_DEPTH = 32
 MAX_ARRAYS = 100_000
+MAX_TREE_CHARS = 1_000_000  # an answer's structure (JSON); its arrays are counted apart
+DECODED_FACTOR = 4          # an answer may take this many times its file's cap once decoded
 MAX_ERROR_CHARS = 300
 
 
@@ -75,7 +77,24 @@ def _encode(value: Any, arrays: dict, depth: int = 0) -> dict:
     return {"a": key, "s": int(scalar)}
 
 
-def _decode(tree: Any, arrays: Mapping[str, np.ndarray], depth: int = 0) -> Any:
+class _Budget:
+    """Bytes an answer may take once decoded and compared: each reference to an array
+    counts (an array named a thousand times is a thousand arrays to whoever reads it), at
+    8 bytes an element at least (what a comparison in float64 makes of it)."""
+
+    def __init__(self, cap: int | None):
+        self.left = cap
+
+    def spend(self, arr: np.ndarray) -> None:
+        if self.left is not None:
+            self.left -= arr.size * max(arr.itemsize, 8) + 64
+            if self.left < 0:
+                raise AnswerError("the answer is too large once decoded")
+
+
+def _decode(tree: Any, arrays: Mapping[str, np.ndarray], depth: int = 0,
+            budget: "_Budget | None" = None) -> Any:
+    budget = budget or _Budget(None)
     if depth > MAX_DEPTH or not isinstance(tree, dict) or len(tree) > 2:
         raise ValueError("malformed answer")
     if "n" in tree:
@@ -83,12 +102,13 @@ def _decode(tree: Any, arrays: Mapping[str, np.ndarray], depth: int = 0) -> Any:
     if "str" in tree:
         return str(tree["str"])
     if "t" in tree:
-        return tuple(_decode(v, arrays, depth + 1) for v in tree["t"])
+        return tuple(_decode(v, arrays, depth + 1, budget) for v in tree["t"])
     if "l" in tree:
-        return [_decode(v, arrays, depth + 1) for v in tree["l"]]
+        return [_decode(v, arrays, depth + 1, budget) for v in tree["l"]]
     if "d" in tree:
-        return {str(k): _decode(v, arrays, depth + 1) for k, v in tree["d"]}
+        return {str(k): _decode(v, arrays, depth + 1, budget) for k, v in tree["d"]}
     arr = arrays[str(tree["a"])]
+    budget.spend(arr)
     # A scalar comes back as a Python number: code that insists on int (Keras layer
     # arguments, range) must see the same input in the kernel as in the notebook.
     return arr.item() if tree.get("s") and arr.ndim == 0 else arr
@@ -102,10 +122,14 @@ def to_arrays(value: Any) -> dict[str, np.ndarray]:
     return arrays
 
 
-def from_arrays(arrays: Mapping[str, np.ndarray]) -> Any:
-    """The value :func:`to_arrays` encoded."""
+def from_arrays(arrays: Mapping[str, np.ndarray], cap: int | None = None) -> Any:
+    """The value :func:`to_arrays` encoded (at most `cap` bytes of it, counted as
+    :class:`_Budget` does)."""
     arrays = dict(arrays)
-    return _decode(json.loads(str(arrays.pop("__tree__"))), arrays)
+    tree = str(arrays.pop("__tree__"))
+    if cap is not None and len(tree) > MAX_TREE_CHARS:
+        raise AnswerError("the answer's structure is too large")
+    return _decode(json.loads(tree), arrays, 0, _Budget(cap))
 
 
 def dump(value: Any, fh) -> None:
@@ -114,7 +138,8 @@ def dump(value: Any, fh) -> None:
 
 
 def loads(raw: bytes, cap: int | None = None) -> Any:
-    """The value in an .npz's bytes: no pickles, and at most `cap` bytes once uncompressed.
+    """The value in an .npz's bytes: no pickles, at most `cap` bytes once uncompressed and
+    ``DECODED_FACTOR * cap`` once decoded (every reference to an array counted: :class:`_Budget`).
 
     Raises AnswerError for anything that is not such a file.
     """
@@ -124,7 +149,8 @@ def loads(raw: bytes, cap: int | None = None) -> Any:
                 if sum(i.file_size for i in zf.infolist()) > cap:
                     raise AnswerError("the answer is too large once uncompressed")
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
-            return from_arrays({k: z[k] for k in z.files})
+            return from_arrays({k: z[k] for k in z.files},
+                               None if cap is None else DECODED_FACTOR * cap)
     except AnswerError:
         raise
     except Exception as exc:

@@ -104,6 +104,13 @@ def test_forbidden_list_from_notebook_metadata(tmp_path):
     "import ctypes", "get_ipython().events.register('post_run_cell', f)",
     "ip.input_transformers_cleanup.append(f)", "import sys; sys.modules['numpy'] = None",
     "open('/etc/passwd').read()", "open('../other/lab.ipynb')",
+    # issue 14: numpy's file I/O rebound, IPython hooks, data-shaped text raised
+    "import numpy as np\nnp.save = lambda *a, **k: None", "numpy.lib.npyio.load = f",
+    "import numpy as N\nsetattr(N, 'savez', f)", "np.allclose = lambda *a, **k: True",
+    "import sys\nsys.excepthook = f", "get_ipython().set_custom_exc((Exception,), f)",
+    "sys.displayhook = lambda v: print(3.0)", "from ipykernel.kernelbase import Kernel",
+    "raise RuntimeError(' '.join(_seen))", "raise ValueError(seen)",
+    "def f(x):\n    raise ValueError(repr(_recorded))",
 ])
 def test_suspicious_code_is_flagged_for_a_human(tmp_path, snippet):
     def add(nb):
@@ -112,10 +119,15 @@ def test_suspicious_code_is_flagged_for_a_human(tmp_path, snippet):
     assert "suspicious-code" in flags, snippet
 
 
-def test_plain_answers_are_not_suspicious(tmp_path):
+@pytest.mark.parametrize("answer", [
+    "import numpy as np\n\ndef square(x):\n    return np.asarray(x) ** 2\n\nprint(square(3))",
+    "def square(x):\n    if x is None:\n        raise ValueError(f'no input: {x}')\n    return x * x",
+    "import numpy as np\nnp.save('w.npy', np.ones(3))\nw = np.load('w.npy')\n"
+    "def square(x):\n    return x * x\nraise NotImplementedError('later')",
+])
+def test_plain_answers_are_not_suspicious(tmp_path, answer):
     def add(nb):
-        nb.cells[1].source = ("import numpy as np\n\ndef square(x):\n"
-                              "    return np.asarray(x) ** 2\n\nprint(square(3))")
+        nb.cells[1].source = answer
     assert flags_of(tmp_path, add)[0] == {}
 
 

@@ -17,6 +17,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.judge import CellResult, Limits, NotebookResult, grade_notebook
+from autograder.memory import cgroup_available
 
 SETUP = "from course.checks import checks, check, call, run, value, randn"
 RIGHT = "def square(x):\n    return x * x"
@@ -281,7 +282,7 @@ import os, threading, time, glob
 log = []
 def plant():
     for _ in range(400):
-        for f in glob.glob('/tmp/cg*/in/*.npz'):
+        for f in glob.glob('/tmp/autograder/*/in/*.npz'):
             token = os.path.basename(f)[:-4]
             out = os.path.join(os.path.dirname(os.path.dirname(f)), 'out', token + '.npz')
             try:
@@ -538,3 +539,218 @@ def test_a_deleted_test_cell_is_judged_after_the_cells_that_precede_it():
     del sub.cells[4]
     order = [(kind, cell["id"]) for kind, cell in _plan(src, sub)]
     assert order == [("run", "cell0"), ("run", "cell1"), ("run", "cell3"), ("test", "cell4")]
+
+
+# ------------------------------------------------------------------------ hostile: the judge's edge
+
+LEAK = "LEAK-5c1e"
+RECORDER = f"""
+import numpy as np
+_seen = []
+def square(x):
+    _seen.append(repr(np.asarray(x).tolist()))
+    if len(_seen) == 4:   # the first question after the hidden check's
+        raise ValueError("{LEAK} " + " ".join(_seen))
+    return x * x
+"""
+LATER_TEST = '''checks("again-checks",
+    check("square of 3, again", call("square", 3.0), expect=9.0, hint="VISIBLE-HINT"),
+    check("square of 3 via run", run("y = square(3.0)", ("y",)), key="y", expect=9.0),
+    hidden=0,
+)'''
+
+
+def test_nothing_the_kernel_says_after_a_hidden_query_reaches_the_student(tmp_path):
+    """A submission that records the hidden check's input and later raises it, in a cell's
+    exception and in a visible check's failure: the instructor's view keeps the text, the
+    student's says which exception (a built-in's name) and no more."""
+    from autograder.feedback import render
+    from autograder.gradebook import Recorded
+
+    from course.protocol import Random
+
+    sent = repr(Random("normal", (3,), 5).make().tolist()[0])   # the hidden check's input
+    raise_it = f"raise RuntimeError('{LEAK} ' + ' '.join(_seen))"
+    custom = f"raise type('{LEAK}', (Exception,), {{}})()"
+    src = source_notebook(extra=[code(LATER_TEST, "again-checks", "test", 2)])
+    src.cells.insert(3, code("pass"))
+    src.cells.insert(4, code("pass"))
+
+    def mutate(nb):
+        nb.cells[3].source, nb.cells[4].source = raise_it, custom
+    result = grade(tmp_path, RECORDER, source=src, mutate=mutate)
+    assert result.score == pytest.approx(3.0 + 1.0), result   # "again" raises: 1 of 2
+    instructor = " ".join(result.errors) + " ".join(
+        line.detail for cell in result.cells for line in cell.checks)
+    assert LEAK in instructor and sent in instructor  # the instructor sees what was sent
+    page = render(Recorded("s", "99-square", "2026-01-01 00:00:00.000000 UTC", "now", result),
+                  result.score, result.max_score)
+    assert LEAK not in page and sent not in page, page
+    assert "raised RuntimeError" in page and "raised an exception" in page
+    again = lines(result, "again-checks")
+    assert again["square of 3, again"][0] is False
+    shown = {line.label: line.shown_detail for line in result.cells[1].checks}
+    assert shown["square of 3, again"].endswith("Hint: VISIBLE-HINT")
+    assert LEAK not in shown["square of 3, again"]
+
+
+def test_control_characters_never_reach_a_terminal_and_pages_are_escaped(tmp_path):
+    from autograder.feedback import render
+    from autograder.gradebook import Recorded
+    from autograder.untrusted import printable
+
+    assert printable("a\x1b]0;pwned\x07b\x1b[2Jc\tok\nnext\u202edesrever\x9b\x00") == \
+        "abc\tok\nnextdesrever"
+    result = grade(tmp_path, "raise ValueError('\\x1b[31mred\\x1b[0m \\x1b]0;title\\x07')")
+    text = " ".join(result.errors + result.student_errors)
+    assert "raised ValueError" in text and "\x1b" not in text and "\x07" not in text
+    page = render(Recorded("<b>\x1b[1mst", "99-square", "t", "now", result), 0, 3)
+    assert "\x1b" not in page and "<b>st" not in page and "&lt;b&gt;st" in page
+
+
+def _many_queries(n: int) -> str:
+    """A test cell asking `n` distinct queries (visible ones)."""
+    checks = "\n".join(f'    check("square of {i}", call("square", {i}.0), expect={i * i}.0),'
+                       for i in range(n))
+    return f'checks("square-checks",\n{checks}\n    hidden=0,\n)'
+
+
+def test_one_wall_clock_cap_covers_cells_and_queries(tmp_path):
+    """Functions that sleep at every query: the first query takes its full time, the rest
+    share what is left of the submission's cap, and later ones are not asked at all."""
+    sleepy = "import time\ndef square(x):\n    time.sleep(60)\n    return x * x"
+    limits = Limits(**{**FAST.__dict__, "query_timeout": 5, "notebook_timeout": 25,
+                       "submission_timeout": 25})
+    result = grade(tmp_path, sleepy, source=source_notebook(_many_queries(12)), limits=limits)
+    assert result.score == 0.0
+    assert result.seconds < 25 + 8, result.seconds      # 12 x 5 s = 60 s without the cap
+    details = [line.detail for line in result.cells[0].checks]
+    assert details[0] == "no answer within 5 s", details
+    shares = [float(d.split()[3]) if d.startswith("no answer within") else 0.0
+              for d in details[1:]]      # or "not asked" once nothing is left
+    assert all(s < 5 for s in shares) and all("within" in d or "not asked" in d
+                                              for d in details[1:]), details
+
+
+def test_a_kernel_past_its_real_memory_is_killed_and_told_so(tmp_path, monkeypatch):
+    """Shared anonymous memory is not counted by RLIMIT_DATA; the cgroup (or, without one,
+    the PSS watchdog) counts it: the kernel is killed and the student reads why."""
+    monkeypatch.setenv("COURSE_GRADER_MEMORY", "auto")    # the cgroup where there is one
+    hog = """
+import mmap, time
+_maps = []
+for _ in range(24):                       # 768 MB of MAP_SHARED memory, every page touched
+    m = mmap.mmap(-1, 32 << 20)
+    m.write(b"x" * (32 << 20))
+    _maps.append(m)
+    time.sleep(0.05)
+"""
+    limits = Limits(**{**FAST.__dict__, "memory_mb": 384})
+    result = grade(tmp_path, RIGHT, before_test=[hog], limits=limits)
+    assert any("ran out of memory (more than 384 MB)" in e for e in result.student_errors), \
+        result.errors
+    assert result.score == 3.0      # restarted with the cells before it, then judged
+
+
+@pytest.mark.skipif(not cgroup_available(), reason="no writable memory cgroup here")
+def test_the_watchdog_alone_also_catches_shared_memory(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_GRADER_MEMORY", "watchdog")
+    hog = ("import mmap\n_maps = [mmap.mmap(-1, 32 << 20) for _ in range(24)]\n"
+           "for m in _maps:\n    m.write(b'x' * (32 << 20))")
+    limits = Limits(**{**FAST.__dict__, "memory_mb": 384})
+    result = grade(tmp_path, RIGHT, before_test=[hog], limits=limits)
+    assert any("ran out of memory" in e for e in result.student_errors), result.errors
+
+
+def test_what_a_notebook_writes_is_capped_in_all_and_never_reaches_the_host(tmp_path):
+    """Files under the per-file cap, many of them: the working folder, /tmp and /dev/shm are
+    sized tmpfs, so the total fails with ENOSPC; the host's work folder gets none of it."""
+    limits = Limits(**{**FAST.__dict__, "file_size_mb": 8, "disk_mb": 24, "tmp_mb": 16})
+    result, line = probe(tmp_path, """
+import errno, os
+written = {}
+for where in (".", "/tmp", "/dev/shm"):
+    written[where] = 0
+    try:
+        for i in range(11):
+            with open(os.path.join(where, f"f{i}.bin"), "wb") as fh:
+                for _ in range(8):
+                    fh.write(b"x" * (1 << 20))
+            written[where] += 8
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EFBIG):
+            written[where] = repr(e)
+ok = written["."] <= 24 and written["/tmp"] <= 16 and written["/dev/shm"] <= 16
+probe = "contained" if ok else repr(written)
+""", limits=limits)
+    assert line == (True, ""), line
+    host = sum(p.stat().st_size for p in (tmp_path / "work").rglob("*") if p.is_file())
+    assert host < 1 << 20, host
+
+
+def test_the_host_folders_a_kernel_writes_answers_to_are_capped_too(tmp_path):
+    hog = """
+import glob, os, time
+out = glob.glob("/tmp/autograder/*/out")[0]
+for i in range(11):
+    with open(os.path.join(out, f"junk{i}.bin"), "wb") as fh:
+        fh.write(b"x" * (8 << 20))
+    time.sleep(0.3)
+"""
+    limits = Limits(**{**FAST.__dict__, "folders_mb": 24})
+    result = grade(tmp_path, RIGHT, before_test=[hog], limits=limits)
+    assert any("wrote more than 24 MB where the grader reads answers" in e
+               for e in result.student_errors), result.errors
+    assert result.score == 3.0
+
+
+def test_a_killed_runs_scratch_folders_are_removed_by_the_next(tmp_path):
+    import subprocess
+    import sys
+
+    from autograder import scratch
+    child = subprocess.run([sys.executable, "-c", "from autograder import scratch; "
+                            "p = scratch.folder('grade'); (p / 'big').write_bytes(b'x' * 1000); "
+                            "print(p)"], capture_output=True, text=True, check=True)
+    left = Path(child.stdout.strip())
+    assert left.is_dir()                          # its owner is gone without cleaning up
+    mine = scratch.folder("grade")
+    removed = scratch.remove_stale()
+    assert left in removed and not left.exists() and mine.is_dir()
+    mine.rmdir()
+
+
+def test_a_saved_model_is_measured_in_a_bounded_process(tmp_path):
+    """The grader's own evaluation of a model: archive size, time and memory bounded; each
+    failure fails the check (an AnswerError) and nothing else."""
+    import io
+    import sys
+    import zipfile
+
+    import numpy as np
+
+    from course.protocol import AnswerError, TrainedModel
+    from autograder.answers import ModelLimits, model_accuracy
+
+    def heldout(name):
+        return np.zeros((4, 28, 28), np.uint8), np.zeros(4, np.int64)
+
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("config.json", b" " * (4 << 20))
+    query = TrainedModel("model", "mnist")
+    with pytest.raises(AnswerError, match="unpacks to more than 1 MB"):
+        model_accuracy(bomb.getvalue(), query, heldout, ModelLimits(unpacked_mb=1))
+    small = io.BytesIO()
+    with zipfile.ZipFile(small, "w") as zf:
+        zf.writestr("config.json", b"{}")
+    with pytest.raises(AnswerError, match="out of memory"):
+        model_accuracy(small.getvalue(), query, heldout, ModelLimits(memory_mb=48))
+    # the time limit counts from the process's "ready" (its imports are the grader's cost)
+    import time
+    from autograder import answers
+    slow = "import sys, time\nprint('ready', flush=True)\ntime.sleep(30)\n"
+    start = time.monotonic()
+    with pytest.raises(AnswerError, match="took more than 0.5 s"):
+        answers._measure([sys.executable, "-c", slow], ModelLimits(seconds=0.5))
+    assert time.monotonic() - start < 15

@@ -145,6 +145,20 @@ def test_feedback_never_shows_hidden_tests(demo_report):
                 assert line not in text, f"{path} shows hidden test code: {line!r}"
 
 
+def test_what_a_kernel_says_after_hidden_queries_stays_with_the_instructor(demo_report):
+    """Lab 00's hostile-leaks-hidden-inputs raises what the hidden checks sent it: the
+    instructor's record keeps it, no feedback page shows it."""
+    from autograder.gradebook import read_results
+
+    if "00-orientation" not in graded(demo_report):
+        pytest.skip("lab 00 not graded")
+    recorded = read_results(demo_report.course, "hostile-leaks-hidden-inputs", "00-orientation")
+    assert any("LEAKED-in-a-cell" in e for e in recorded.result.errors)
+    assert "raised RuntimeError" in " ".join(recorded.result.student_errors)
+    for path in demo_report.feedback:
+        assert "LEAKED-" not in path.read_text(), path
+
+
 def test_feedback_drops_hidden_details_marker():
     """A hidden check's detail (expected values, inputs, hint) never reaches the page, and
     what the student wrote is escaped."""

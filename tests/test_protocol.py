@@ -86,3 +86,23 @@ def test_the_harness_is_this_module_run_fresh_and_leaves_nothing_behind(tmp_path
     name, message = json.loads((tmp_path / "out" / "t2.err").read_text())
     assert P.failure(name, message) == ("raised NameError: nope is not defined: run the cell "
                                         "that defines it first")
+
+
+def _npz(tree, **arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, __tree__=np.asarray(json.dumps(tree)), **arrays)
+    return buf.getvalue()
+
+
+def test_decoded_size_is_bounded_before_anything_is_allocated():
+    """Issue 14: one 1 MB array named 2000 times is 2 GB to whoever compares it; a small
+    file whose structure is millions of nodes is gigabytes of Python objects."""
+    one = np.zeros(1 << 17)                               # 1 MB
+    raw = _npz({"l": [{"a": "a0"}] * 2000}, a0=one)       # about 1 MB on disk
+    assert len(raw) < 2 << 20
+    with pytest.raises(P.AnswerError, match="too large once decoded"):
+        P.loads(raw, 2 << 20)
+    with pytest.raises(P.AnswerError, match="structure is too large"):
+        P.loads(_npz({"l": [{"n": 0}] * 200_000}), 64 << 20)
+    honest = P.loads(_npz({"l": [{"a": "a0"}] * 3}, a0=one), 2 << 20)   # 3 MB decoded
+    assert len(honest) == 3 and honest[0].shape == one.shape

@@ -46,10 +46,12 @@ for path in ('/usr/x', '/etc/x', sys.prefix + '/x'):
         pass
 open('mine.txt', 'w').write('ok')
 print('env', sorted(os.environ))
+print('read back', open('mine.txt').read())
 """)
     assert done.returncode == 0, done.stderr
     assert "WROTE" not in done.stdout
-    assert (tmp_path / "work" / "mine.txt").read_text() == "ok"
+    # its working folder is its own (a sized tmpfs): writable, and nothing reaches the host
+    assert "read back ok" in done.stdout and not (tmp_path / "work" / "mine.txt").exists()
     top = set(eval(done.stdout.splitlines()[0]))
     system = {"usr", "etc", "lib", "lib64", "lib32", "bin", "sbin", "tmp", "proc", "dev"}
     # The repository, the interpreter and pytest's tmp_path may live anywhere (CI clones
@@ -70,6 +72,21 @@ print(resource.getrlimit(resource.RLIMIT_NPROC)[0], resource.getrlimit(resource.
     assert done.stdout.split() == ["32", "512", "5", "True"], done.stderr
 
 
+def test_every_writable_tmpfs_has_a_size_and_dev_is_read_only(tmp_path):
+    done = confined(tmp_path, """
+import os
+for path in ('.', '/tmp', '/dev/shm'):
+    st = os.statvfs(path)
+    print(path, st.f_blocks * st.f_frsize >> 20)
+try:
+    open('/dev/x', 'w')
+    print('wrote /dev')
+except OSError:
+    pass
+""", Limits(memory_mb=512, max_procs=32, file_size_mb=5, disk_mb=40, tmp_mb=20))
+    assert done.stdout.split() == [".", "40", "/tmp", "20", "/dev/shm", "20"], done.stderr
+
+
 def test_probe_reports_why_when_unusable(monkeypatch):
     sandbox.probe.cache_clear()
     monkeypatch.setenv("COURSE_GRADER_NO_SANDBOX", "1")
@@ -78,3 +95,18 @@ def test_probe_reports_why_when_unusable(monkeypatch):
         assert not usable and "COURSE_GRADER_NO_SANDBOX" in why
     finally:
         sandbox.probe.cache_clear()
+
+
+def test_offline_helpers_see_no_network_and_write_nothing(tmp_path):
+    """What the grader runs on student files (a model's measurement) runs offline."""
+    (tmp_path / "in.txt").write_text("readable")
+    code = ("import socket, sys\n"
+            "print(open(sys.argv[1]).read())\n"
+            "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=3); print('online')\n"
+            "except OSError:\n    print('offline')\n"
+            "try:\n    open(sys.argv[1] + '.w', 'w'); print('wrote')\n"
+            "except OSError:\n    print('read-only')\n")
+    argv = sandbox.offline([sys.executable, "-c", code, str(tmp_path / "in.txt")],
+                           [str(tmp_path)])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["readable", "offline", "read-only"], done.stderr
