@@ -65,7 +65,7 @@ ILSVRC_TOP5 = (
     ChallengeEntry(2015, "MSRA", "ResNet-152 (ensemble)", 3.57, 152,
                    "He et al. (2016), CVPR, table 5; Forsyth figure 18.1 (3.6%)",
                    "Grosse's 4.5% is one ResNet-152 on the validation set (table 4: 4.49%)"),
-    ChallengeEntry(2016, "Trimps-Soushen", "an ensemble of Inception and ResNet nets", 2.99, None,
+    ChallengeEntry(2016, "Trimps-Soushen", "Inception + ResNet ensemble", 2.99, None,
                    "ILSVRC 2016 results, image-net.org/challenges/LSVRC/2016/results"),
     ChallengeEntry(2017, "WMW", "SENet (squeeze-and-excitation)", 2.25, 154,
                    "Hu, Shen, Sun (2018), CVPR, section 7 (2.251%)"),
