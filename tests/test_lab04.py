@@ -229,3 +229,86 @@ def test_forbidden_imports_are_flagged(tmp_path):
         nbformat.write(source, path)
         flags, _ = integrity.check_submission(nbformat.read(LAB.source, as_version=4), path, lab=LAB.name)
         assert "forbidden-import" in {f.code for f in flags}, line
+
+
+def test_a_deleted_test_cell_is_flagged(tmp_path):
+    """What the demo_only sample broken-deleted-test-cell shows through the pipeline, in process."""
+    import nbformat
+    from autograder import integrity
+    source = nbformat.read(LAB.source, as_version=4)
+    source.cells = [c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "arch-lrn-checks"]
+    path = tmp_path / "sub.ipynb"
+    nbformat.write(source, path)
+    flags, _ = integrity.check_submission(nbformat.read(LAB.source, as_version=4), path, lab=LAB.name)
+    assert "deleted-test-cell" in {f.code for f in flags}
+
+# --------------------------------------------------------------------- the numbers the prose states
+
+COMPUTING = ("Conv2D", "DepthwiseConv2D", "Dense")
+
+
+def grosse_scale(model):
+    """Units, trainable weights and multiply-adds of the computing layers, by course.counting."""
+    rows = [r for r in layer_table(model, include_bias=False).rows if r.layer_type in COMPUTING]
+    weights = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    return np.array([sum(r.units for r in rows), weights, sum(r.connections for r in rows)])
+
+
+def test_part1_scale_table_numbers():
+    lenet89, lenet5, alexnet = (grosse_scale(b()) for b in
+                                (models.build_lenet1989, models.build_lenet5, models.build_alexnet_two_tower))
+    assert lenet89[0] + 256 == 1_256 and lenet89[2] + lenet89[0] == 64_660    # LeCun's conventions
+    pools = [r for r in layer_table(models.build_lenet5(), include_bias=False).rows
+             if r.layer_type == "AveragePooling2D"]
+    assert lenet5[0] + sum(r.units for r in pools) - 10 == 8_084                  # Grosse's units
+    assert lenet5[2] + sum(r.connections for r in pools) == 422_824               # NOTES.md: the rows' sum
+    assert alexnet[:2].tolist() == [659_272, 60_965_224]
+    assert np.round(alexnet / lenet5, -2).tolist() == [100, 1_000, 1_700]         # "about 100, 1,000, 1,700 times"
+
+
+def test_part2_and_3_numbers():
+    for build in (models.build_alexnet_two_tower, models.build_alexnet):
+        m = build()
+        table = layer_table(m, include_bias=False)
+        conv_weights = sum(r.weights for r in layer_table(m).rows if r.layer_type == "Conv2D")
+        conv_macs = sum(r.connections for r in table.rows if r.layer_type == "Conv2D")
+        _, weights, macs = grosse_scale(m)
+        assert round(100 * conv_weights / weights) == 4 and conv_macs / macs > 0.9   # "about 4%", "over 90%"
+    assert round(grosse_scale(models.build_alexnet())[2] / 1e8) == 7                 # AlexNet 0.7 G (Part 9)
+    c = 64
+    assert (27 * c * c, 49 * c * c) == (110_592, 200_704)
+    alexnet_rf = reference.receptive_fields(((11, 4), (3, 2), (5, 1), (3, 2), (3, 1), (3, 1), (3, 1), (3, 2)))
+    vgg16 = [(3, 1)] * 2 + [(2, 2)] + [(3, 1)] * 2 + [(2, 2)] + ([(3, 1)] * 3 + [(2, 2)]) * 2 + [(3, 1)] * 3
+    assert alexnet_rf[-1, 0] == 195 and reference.receptive_fields(vgg16)[-1].tolist() == [196, 16]
+    shares = {letter: reference.vgg_params(letter)[1] / reference.vgg_params(letter).sum() for letter in "AE"}
+    assert (round(100 * shares["A"]), round(100 * shares["E"])) == (93, 86)
+    assert round(grosse_scale(models.build_vgg16())[2] / 1e8) == 155                 # 15.5 G multiply-adds
+
+
+def test_part4_and_5_numbers():
+    maps = keras.Input((8, 8, 192))
+    flat = keras.layers.Flatten()(maps)
+    gap = keras.Model(maps, keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(10, 1)(maps)))
+    dense = keras.Model(maps, keras.layers.Dense(10)(flat))
+    alexnet_head = keras.Model(maps, keras.layers.Dense(10)(keras.layers.Dense(4096)(keras.layers.Dense(4096)(flat))))
+    assert (count_params(gap), count_params(dense)) == (1_930, 122_890)
+    assert round(count_params(alexnet_head) / 1e6) == 67 and round(count_params(alexnet_head) / 966_986, -1) == 70
+    grid = keras.Input((28, 28, 192))
+    module = keras.Model(grid, models.inception_block(grid, (64, 96, 128, 16, 32, 32), batch_norm=False, name="m"))
+    assert round(grosse_scale(module)[2] / 1e6) == 128 and round(393_216 * 28 * 28 / 1e6) == 308
+    for kernel, expected in ((5, 7_005_832), (3, 6_624_904)):
+        m = models.build_googlenet(branch3_kernel_size=kernel)
+        assert count_params(m) == expected and m.get_layer("predictions").count_params() == 1_025_000
+
+
+def test_part6_chain_gain_numbers():
+    rng = np.random.default_rng(0)               # the lab's fifty 64x64 Jacobians
+    jacobians = [0.2 / np.sqrt(64) * rng.standard_normal((64, 64)) for _ in range(50)]
+    assert reference.chain_gain(jacobians)[0] < 1e-30
+    residual = reference.chain_gain(jacobians, residual=True)
+    assert 1 <= residual.min() and residual.max() <= 10
+
+
+def test_part9_mobilenet_numbers():
+    _, weights, macs = grosse_scale(models.build_mobilenet_v2())
+    assert round(weights / 1e5) == 35 and round(macs / 1e8) == 3                     # 3.5 M, 0.3 G
