@@ -446,7 +446,7 @@ class _Judge:
             except Exception as exc:
                 raise AnswerError(f"the saved model could not be loaded safely "
                                   f"({type(exc).__name__}: {str(exc)[:200]})") from None
-        return C.model_accuracy(model, held[0], held[1], query.limit)
+        return C.model_accuracy(model, held[0], held[1], query.limit, query.classes)
 
     def judge_test_cell(self, src_cell) -> None:
         gid = integrity.grade_id(src_cell)
