@@ -1,5 +1,5 @@
 # The course's commands. `make demo` and `make test` are all a new user needs.
-#   make setup   create .venv from the lock (requirements.txt) and install course + autograder
+#   make setup   create .venv from the lock (requirements.txt); install course, put autograder on its path
 #   make test    the full test suite, as CI runs it (.ci/run)
 #   make demo    grade the bundled sample submissions of the labs (instructor's view)
 #   make lab     JupyterLab on the released labs
@@ -20,6 +20,10 @@ export PATH := $(BIN):$(PATH)
 SHARED_DATA := $(wildcard $(abspath ..)/shared/data)
 DATA_ENV := $(if $(SHARED_DATA),COURSE_DATA=$(SHARED_DATA))
 COURSE_SCALE ?= cpu
+# The grader is in no package (students install `course`, never `autograder`): a .pth file
+# puts this repository on the venv's path, so `python -m autograder` works from any folder
+# and in every worker process. Conda users run the same line with their env's python.
+GRADER_PATH := import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "course-grader.pth").write_text("$(CURDIR)\n")
 
 .PHONY: setup test demo lab bench clean-venv
 
@@ -29,7 +33,8 @@ $(STAMP):
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; v == (3, 11) or print(f"warning: the lock is made for Python 3.11; $(PYTHON) is {v[0]}.{v[1]}")'
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet -r requirements.txt
-	$(VENV)/bin/python -m pip install --quiet --no-deps -e .
+	$(VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(VENV)/bin/python -c '$(GRADER_PATH)'
 	rm -f $(VENV)/.setup-*
 	touch $@
 

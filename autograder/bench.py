@@ -1,14 +1,32 @@
-"""Benchmark grading: N copies of a lab's correct sample through the real grade step.
+"""Benchmark grading side by side: this autograder vs stock nbgrader vs bare execution.
 
-Prints submissions per minute (wall clock, cluster start included, and steady state) and
-the overhead per submission against executing the same notebook bare with nbclient (no
-sandbox, no judge, no gradebook).
+    python -m autograder bench --lab 01-backprop --scale tiny --submissions 4 --workers 2
+
+N copies of the lab's correct sample, one after the other on this machine, `--workers` at a
+time each way:
+
+- ``bare nbclient``: each notebook executed by nbclient alone (no sandbox, no checks): the floor;
+- ``nbgrader autograde``: stock nbgrader with its own default configuration (only the
+  per-cell time limit set to this autograder's), one ``nbgrader autograde`` process per
+  worker on its own share of the submissions (nbgrader grades one notebook at a time);
+- ``grade``: this autograder (sandboxed kernels, every check a query judged outside the
+  kernel, gradebook writes) on a local Dask cluster of that many workers.
+
+Prints seconds per submission (the mean time one submission took, its share of process
+start-up included) with the ratio to bare execution, the class throughput (submissions per
+minute of wall clock) and the load average before each part: on a shared machine the
+numbers are upper bounds.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import multiprocessing
+import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,27 +34,39 @@ from pathlib import Path
 from autograder.cli import subparser
 from autograder.config import REPO, Course
 
+NBGRADER_CONFIG = """c = get_config()  # noqa: F821  (stock nbgrader, only the cell time limit set)
+c.Execute.timeout = {timeout}
+c.ExecutePreprocessor.timeout = {timeout}
+"""
+
+
+@dataclasses.dataclass
+class Way:
+    """One way of grading the same submissions."""
+
+    name: str
+    per_submission: float  # seconds, mean over submissions
+    wall: float            # seconds for all of them
+    load: str              # the load average when it started
+
 
 @dataclasses.dataclass
 class BenchReport:
     lab: str
+    scale: str
     submissions: int
     workers: int
-    wall_seconds: float            # grade(): cluster start, all submissions, gradebook writes
-    per_submission_seconds: float  # mean time a worker spent on one submission
-    bare_seconds: float            # mean time nbclient takes to run the notebook alone
-    bare_runs: int
+    ways: list[Way]
 
-    @property
-    def per_minute(self) -> float:
-        return 60.0 * self.submissions / self.wall_seconds
-
-    @property
-    def overhead_seconds(self) -> float:
-        return self.per_submission_seconds - self.bare_seconds
+    def per_minute(self, way: Way) -> float:
+        return 60.0 * self.submissions / way.wall
 
 
-def bare_run(path: Path, timeout: int = 600) -> float:
+def load_average() -> str:
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def bare_run(path: str, timeout: float = 600) -> float:
     """Seconds to execute a notebook with plain nbclient (kernel start included)."""
     import nbformat
     from nbclient import NotebookClient
@@ -44,66 +74,125 @@ def bare_run(path: Path, timeout: int = 600) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+                   resources={"metadata": {"path": str(Path(path).parent)}}).execute()
     return time.perf_counter() - start
 
 
-def bench(lab: str | None = None, submissions: int = 4, workers: int = 2, scale: str = "tiny",
-          bare_runs: int = 2, repo: Path = REPO, progress: bool = True) -> BenchReport:
-    import os
+def bench_bare(paths: list[Path], workers: int) -> Way:
+    load, start = load_average(), time.perf_counter()
+    spawn = multiprocessing.get_context("spawn")  # fresh processes, as nbgrader's and Dask's
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=spawn) as pool:
+        times = list(pool.map(bare_run, map(str, paths)))
+    return Way("bare nbclient", statistics.mean(times), time.perf_counter() - start, load)
 
-    from autograder import collect, grade, samples
+
+def bench_nbgrader(course: Course, lab: str, data: bytes, n: int, workers: int, root: Path,
+                   timeout: float) -> Way:
+    """Stock `nbgrader autograde`, one course directory per worker (their own gradebooks)."""
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep
+               + os.environ.get("PATH", ""))
+    shares = [s for s in (list(range(i, n, workers)) for i in range(workers)) if s]
+    dirs = []
+    for i, share in enumerate(shares):
+        d = root / f"nbgrader{i}"
+        (d / "source" / lab).mkdir(parents=True)
+        shutil.copy(course.source_notebook(lab), d / "source" / lab / f"{lab}.ipynb")
+        (d / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(timeout=int(timeout)))
+        subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", lab,
+                        "--log-level=ERROR"], cwd=d, env=env, check=True, capture_output=True)
+        for s in share:
+            p = d / "submitted" / f"s{s:03d}" / lab / f"{lab}.ipynb"
+            p.parent.mkdir(parents=True)
+            p.write_bytes(data)
+        dirs.append((d, len(share)))
+    load, start = load_average(), time.perf_counter()
+    procs = [(subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", lab,
+                                "--log-level=ERROR"], cwd=d, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE), k) for d, k in dirs]
+    per = []
+    for proc, k in procs:
+        _, err = proc.communicate()
+        if proc.returncode:
+            raise RuntimeError(f"nbgrader autograde failed: {err.decode()[-2000:]}")
+        per.append((time.perf_counter() - start) / k)
+    return Way("nbgrader autograde (stock)", statistics.mean(per), time.perf_counter() - start,
+               load)
+
+
+def bench_grade(course: Course, lab: str, data: bytes, n: int, workers: int, scale: str,
+                root: Path) -> Way:
+    from autograder import collect, grade
+    from autograder.gradebook import ensure_lab
+
+    for i in range(n):
+        p = root / "inbox" / f"s{i:03d}" / f"{lab}.ipynb"
+        p.parent.mkdir(parents=True)
+        p.write_bytes(data)
+    collect.collect(course, root / "inbox", labs=[lab])
+    ensure_lab(course, lab)  # recorded once, before timing
+    load = load_average()
+    report = grade.grade(course, lab=lab, workers=workers, scale=scale, progress=False)
+    if report.failures:
+        raise RuntimeError(f"grading failed: {report.failures[0].error}")
+    return Way("grade (this autograder)", statistics.mean(o.seconds for o in report.graded),
+               report.seconds, load)
+
+
+def bench(lab: str | None = None, submissions: int = 4, workers: int = 2, scale: str = "tiny",
+          repo: Path = REPO) -> BenchReport:
+    from autograder import samples
+    from autograder.labdata import prepare_data
+    from autograder.session import Limits
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("COURSE_SCALE", scale)
+    os.environ["COURSE_SCALE"] = scale  # the bare and nbgrader kernels inherit it
     root = Path(tempfile.mkdtemp(prefix="autograder-bench-"))
     try:
         course = Course(root, repo)
         lab = lab or course.labs()[0]
+        why = prepare_data(course.source_notebook(lab))
+        if why:
+            raise RuntimeError(f"{lab}: its data cannot be had here ({why})")
         correct = next(s for s in samples.load(lab) if s.kind == "correct")
         data = samples.build(course, correct)
+        paths = []
         for i in range(submissions):
-            p = root / "inbox" / f"s{i:03d}" / f"{lab}.ipynb"
+            p = root / "bare" / f"s{i:03d}" / f"{lab}.ipynb"
             p.parent.mkdir(parents=True)
             p.write_bytes(data)
-        collect.collect(course, root / "inbox", labs=[lab])
-        grade.pending(course, lab)  # record the lab in the gradebook before timing
-        report = grade.grade(course, lab=lab, workers=workers, scale=scale, progress=progress)
-        if report.failures:
-            raise RuntimeError(f"grading failed: {report.failures[0].error}")
-        per = statistics.mean(o.seconds for o in report.graded)
-        bare_nb = root / "bare" / f"{lab}.ipynb"
-        bare_nb.parent.mkdir()
-        bare_nb.write_bytes(data)
-        bare = statistics.mean(bare_run(bare_nb) for _ in range(bare_runs))
-        return BenchReport(lab, submissions, report.workers, report.seconds, per, bare, bare_runs)
+            paths.append(p)
+        ways = [bench_bare(paths, workers),
+                bench_nbgrader(course, lab, data, submissions, workers, root,
+                               Limits().cell_timeout),
+                bench_grade(course, lab, data, submissions, workers, scale, root)]
+        return BenchReport(lab, scale, submissions, workers, ways)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
 def render(r: BenchReport) -> str:
-    return "\n".join([
-        f"lab {r.lab}: {r.submissions} submissions on {r.workers} workers",
-        f"  throughput        {r.per_minute:.1f} submissions/minute "
-        f"({r.wall_seconds:.1f} s wall, cluster start included)",
-        f"  per submission    {r.per_submission_seconds:.1f} s on a worker (sandbox, kernel, "
-        f"queries, judging)",
-        f"  bare nbclient     {r.bare_seconds:.1f} s (mean of {r.bare_runs} runs of the same notebook)",
-        f"  overhead          {r.overhead_seconds:+.1f} s per submission "
-        f"({r.per_submission_seconds / r.bare_seconds:.2f}x bare)"])
+    bare = r.ways[0].per_submission
+    lines = [f"lab {r.lab} at scale {r.scale}: {r.submissions} copies of the correct sample, "
+             f"{r.workers} at a time each way",
+             f"  {'':28s} {'s/submission':>12s} {'x bare':>7s} {'per minute':>10s}"
+             "  load when started"]
+    for w in r.ways:
+        lines.append(f"  {w.name:28s} {w.per_submission:12.1f} {w.per_submission / bare:7.2f} "
+                     f"{r.per_minute(w):10.1f}  {w.load}")
+    return "\n".join(lines)
 
 
 def add_parser(sub):
     p = subparser(sub, "bench", __doc__,
-                  "python -m autograder bench --lab 00-orientation --submissions 8 --workers 2")
+                  "python -m autograder bench --lab 01-backprop --scale tiny --submissions 4 "
+                  "--workers 2")
     p.add_argument("--lab", default=None, help="default: the first lab")
     p.add_argument("--submissions", type=int, default=4)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--scale", default="tiny", choices=["tiny", "cpu", "gpu"])
-    p.add_argument("--bare-runs", type=int, default=2)
     return p
 
 
 def main(args) -> int:
-    print(render(bench(args.lab, args.submissions, args.workers, args.scale, args.bare_runs)))
+    print(render(bench(args.lab, args.submissions, args.workers, args.scale)))
     return 0

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["release", "collect", "grade", "feedback", "export", "validate", "demo",
+COMMANDS = ["release", "publish", "collect", "grade", "feedback", "export", "validate", "demo",
             "samples", "bench"]
 
 

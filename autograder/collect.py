@@ -12,7 +12,6 @@ submission only when it changed.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import hashlib
 import io
 import re
@@ -21,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from autograder.cli import course_argument, subparser
 from autograder.config import STUDENT_ID, Course, course_from
+from autograder.gradebook import format_timestamp
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
 IGNORED = re.compile(r"(^|/)(__MACOSX|\.ipynb_checkpoints|\.DS_Store)(/|$)")
@@ -120,7 +120,7 @@ def collect(course: Course, source: Path, *, lab: str | None = None,
     """Copy every notebook under `source` (folder, zip or one file) into submitted/."""
     labs = labs if labs is not None else course.labs()
     report = CollectReport([], [])
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
+    stamp = format_timestamp()
     for name, read, problem in _members(Path(source)):
         if IGNORED.search(name):
             continue

@@ -61,13 +61,14 @@ def compare(course: Course, built) -> list[SampleCheck]:
     out = []
     for sample, _ in built:
         row = got.get((sample.name, sample.lab))
-        data = read_results(course, sample.name, sample.lab) or {}
-        cells = {c["grade_id"]: c["score"] for c in data.get("cells", [])}
+        recorded = read_results(course, sample.name, sample.lab)
+        result = recorded.result if recorded else None
+        cells = {c.grade_id: c.score for c in result.cells} if result else {}
         wrong = {k: (v, cells.get(k)) for k, v in sample.expected_cells.items()
                  if cells.get(k) is None or abs(cells[k] - v) > TOLERANCE}
         out.append(SampleCheck(sample.lab, sample.name, sample.kind, sample.expected,
                                row.score if row else None, sample.flags,
-                               sorted({f["code"] for f in data.get("flags", [])}), wrong))
+                               sorted({f.code for f in result.flags}) if result else [], wrong))
     return out
 
 

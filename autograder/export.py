@@ -23,8 +23,8 @@ def export(course: Course, path: Path | None = None) -> Path:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
         for r in scores(course):
-            data = read_results(course, r.student, r.lab) or {}
-            flags = " ".join(sorted({str(f.get("code")) for f in data.get("flags", [])}))
+            recorded = read_results(course, r.student, r.lab)
+            flags = " ".join(sorted({f.code for f in recorded.result.flags})) if recorded else ""
             writer.writerow([r.student, r.lab, f"{r.score:g}", f"{r.max_score:g}",
                              r.timestamp, flags])
     return path

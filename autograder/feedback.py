@@ -3,22 +3,21 @@
 Every check has a line: a visible check with its details (expected vs received, the hint),
 a hidden check by its label and verdict only. Integrity flags and grading problems are
 listed. Hidden test code, inputs and expected values never reach this page: it is built
-from the recorded check lines (results.json), not from the instructor's notebook.
+from the recorded check lines (results.json), not from the instructor's notebook, and a
+hidden check's detail is dropped here, before the template sees it. The page itself is the
+Jinja2 template autograder/templates/feedback.html: edit it to change the page.
 """
 from __future__ import annotations
 
 import dataclasses
-import html
 from pathlib import Path
 
 from autograder.cli import course_argument, subparser
 from autograder.config import Course, course_from
-from autograder.gradebook import read_results, scores
+from autograder.gradebook import Recorded, read_results, scores
+from autograder.results import CellResult
 
-STYLE = """body{font:15px/1.45 system-ui,sans-serif;max-width:52em;margin:2em auto;color:#222}
-h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
-.pass{color:#176f2c}.fail{color:#b3261e}.hidden{color:#666;font-style:italic}
-li{margin:.2em 0}code{background:#f4f4f4;padding:0 .2em}.flag{background:#fff4e5;padding:.5em 1em}"""
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 @dataclasses.dataclass
@@ -30,55 +29,40 @@ class FeedbackFile:
     max_score: float
 
 
-def student_lines(results: dict) -> list[tuple[dict, list[str]]]:
-    """(cell, lines) per graded cell, as the student may read them: hidden details dropped."""
+@dataclasses.dataclass(frozen=True)
+class Line:
+    """One check as the student may read it."""
+
+    text: str
+    passed: bool
+    hidden: bool
+
+
+def student_lines(cell: CellResult) -> list[Line]:
+    """A cell's check lines with every hidden check's detail dropped."""
     out = []
-    for cell in results.get("cells", []):
-        lines = []
-        for chk in cell.get("checks", []):
-            verdict = "PASS" if chk.get("passed") else "FAIL"
-            if chk.get("hidden"):
-                lines.append(f"{verdict}  {chk.get('label', '')} (hidden check)")
-            else:
-                detail = chk.get("detail") or ""
-                lines.append(f"{verdict}  {chk.get('label', '')}" + (f": {detail}" if detail else ""))
-        out.append((cell, lines))
+    for chk in cell.checks:
+        verdict = "PASS" if chk.passed else "FAIL"
+        if chk.hidden:
+            out.append(Line(f"{verdict}  {chk.label} (hidden check)", chk.passed, True))
+        else:
+            out.append(Line(f"{verdict}  {chk.label}" + (f": {chk.detail}" if chk.detail else ""),
+                            chk.passed, False))
     return out
 
 
-def render(results: dict) -> str:
-    """The feedback page for one graded submission (results.json's content)."""
-    e = html.escape
-    score, max_score = results.get("score", 0.0), results.get("max_score", 0.0)
-    parts = [f"<!doctype html><meta charset='utf-8'><title>{e(results['lab'])}: feedback for "
-             f"{e(results['student'])}</title><style>{STYLE}</style>",
-             f"<h1>{e(results['lab'])}: {score:g} / {max_score:g} points</h1>",
-             f"<p>Student <code>{e(results['student'])}</code>, submission of "
-             f"{e(str(results.get('timestamp', '')))}. Each check of each test cell has a line "
-             "below; hidden checks show their verdict only.</p>"]
-    flags = results.get("flags", [])
-    if flags:
-        parts.append("<div class='flag'><b>Integrity</b><ul>" + "".join(
-            f"<li><code>{e(str(f.get('code')))}</code> {e(str(f.get('message', '')))}"
-            + (f" (cell <code>{e(str(f['cell']))}</code>)" if f.get("cell") else "") + "</li>"
-            for f in flags) + "</ul></div>")
-    errors = results.get("errors", [])
-    if errors:
-        parts.append("<div class='flag'><b>Problems while running your notebook</b><ul>"
-                     + "".join(f"<li>{e(str(x))[:500]}</li>" for x in errors) + "</ul></div>")
-    for cell, lines in student_lines(results):
-        parts.append(f"<h2><code>{e(cell.get('grade_id', ''))}</code>: "
-                     f"{cell.get('score', 0):g} / {cell.get('points', 0):g}</h2>")
-        if cell.get("note"):
-            parts.append(f"<p>{e(str(cell['note']))}</p>")
-        items = []
-        for line in lines:
-            css = "pass" if line.startswith("PASS") else "fail"
-            if line.endswith("(hidden check)"):
-                css += " hidden"
-            items.append(f"<li class='{css}'>{e(line)}</li>")
-        parts.append("<ul>" + "".join(items) + "</ul>" if items else "<p>No checks ran.</p>")
-    return "\n".join(parts) + "\n"
+def render(recorded: Recorded, score: float, max_score: float) -> str:
+    """The feedback page of one graded submission (`score`s as the gradebook holds them)."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    result = recorded.result
+    cells = [{"grade_id": c.grade_id, "score": c.score, "points": c.points, "note": c.note,
+              "lines": student_lines(c)} for c in result.cells]
+    return env.get_template("feedback.html").render(
+        lab=recorded.lab, student=recorded.student, timestamp=recorded.timestamp, score=score,
+        max_score=max_score, flags=result.flags, errors=result.errors, cells=cells) + "\n"
 
 
 def generate_feedback(course: Course, lab: str | None = None,
@@ -88,15 +72,12 @@ def generate_feedback(course: Course, lab: str | None = None,
     for row in scores(course):
         if (lab and row.lab != lab) or (student and row.student != student):
             continue
-        results = read_results(course, row.student, row.lab)
-        if results is None:
+        recorded = read_results(course, row.student, row.lab)
+        if recorded is None:
             continue
-        results.setdefault("student", row.student)
-        results.setdefault("lab", row.lab)
-        results["score"], results["max_score"] = row.score, row.max_score  # the gradebook's
         path = course.feedback / row.student / row.lab / f"{row.lab}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render(results), encoding="utf-8")
+        path.write_text(render(recorded, row.score, row.max_score), encoding="utf-8")
         made.append(FeedbackFile(row.student, row.lab, path, row.score, row.max_score))
     return made
 

@@ -14,6 +14,7 @@ dask-kubernetes), `--workers 0` to grade in this process (debugging).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 import shutil
 import subprocess
@@ -21,12 +22,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from autograder.cli import course_argument, subparser
 from autograder.config import Course, course_from
-from autograder.gradebook import ROLE_ENV, ensure_lab, graded_versions, parse_timestamp, record
+from autograder.gradebook import (ROLE_ENV, ensure_lab, format_timestamp, graded_versions,
+                                  parse_timestamp, record)
 from autograder.labdata import prepare_data
+from autograder.results import NotebookResult
+from autograder.session import Limits
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,13 +44,13 @@ class Task:
     workdir: str
     scale: str = "tiny"
     data_dir: str | None = None
-    limits: Any = None
+    limits: Limits | None = None
 
 
 @dataclasses.dataclass
 class Outcome:
     task: Task
-    result: Any = None          # NotebookResult
+    result: NotebookResult | None = None
     error: str = ""             # the grading itself failed (retried on the next run)
     seconds: float = 0.0
     worker: str = ""
@@ -99,8 +102,10 @@ def _worker_name() -> str:
 
 
 def pending(course: Course, lab: str | None = None, scale: str = "tiny",
-            data_dir: str | None = None, limits: Any = None) -> tuple[list[Task], int]:
-    """Submissions whose collected version the gradebook has no grades for; and how many do."""
+            data_dir: str | None = None,
+            limits: Limits | None = None) -> tuple[list[Task], int]:
+    """Submissions whose collected version the gradebook has no grades for; and how many do.
+    Reads only (the submitted folder and the gradebook)."""
     labs = set(course.labs())
     found = []
     for nb in sorted(course.submitted.glob("*/*/*.ipynb")):
@@ -108,11 +113,9 @@ def pending(course: Course, lab: str | None = None, scale: str = "tiny",
         if nb.name != f"{this_lab}.ipynb" or this_lab not in labs or (lab and this_lab != lab):
             continue
         stamp_file = nb.parent / "timestamp.txt"
-        stamp = stamp_file.read_text().strip() if stamp_file.is_file() else \
-            time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(nb.stat().st_mtime))
+        stamp = stamp_file.read_text().strip() if stamp_file.is_file() else format_timestamp(
+            datetime.datetime.fromtimestamp(nb.stat().st_mtime, datetime.timezone.utc))
         found.append((student, this_lab, stamp, nb))
-    for l in sorted({f[1] for f in found}):
-        ensure_lab(course, l)
     done = graded_versions(course)
     tasks, skipped = [], 0
     for student, this_lab, stamp, nb in found:
@@ -159,19 +162,22 @@ def make_cluster(workers: int, gpus: int):
         specs = {f"cpu{i}": {"cls": Nanny, "options": {
             "nthreads": 1, "memory_limit": 0,
             "env": {ROLE_ENV: "worker", "CUDA_VISIBLE_DEVICES": ""}}} for i in range(workers)}
-    scheduler = {"cls": Scheduler, "options": {"dashboard_address": None}}
+    # any free port for its HTTP server: a busy 8787 (another cluster) only warns
+    scheduler = {"cls": Scheduler, "options": {"dashboard_address": ":0"}}
     return SpecCluster(workers=specs, scheduler=scheduler, silence_logs=40)
 
 
 def grade(course: Course, *, lab: str | None = None, workers: int = 2, gpus: str | int = 0,
           scheduler: str | None = None, scale: str = "tiny", data_dir: str | None = None,
-          limits: Any = None, progress: bool = True, on_result=None) -> GradeReport:
+          limits: Limits | None = None, progress: bool = True, on_result=None) -> GradeReport:
     """Grade what is pending; record each result as soon as it arrives. See the module doc."""
     start = time.perf_counter()
     tasks, skipped = pending(course, lab, scale, data_dir, limits)
     blocked = {this_lab: why for this_lab in sorted({t.lab for t in tasks})
                if (why := prepare_data(course.source_notebook(this_lab)))}
     tasks = [t for t in tasks if t.lab not in blocked]
+    for this_lab in sorted({t.lab for t in tasks}):
+        ensure_lab(course, this_lab)
     graded: list[Outcome] = []
     failures: list[Outcome] = []
     if not tasks:
@@ -247,11 +253,11 @@ def summary_table(course: Course, lab: str | None = None) -> str:
         for l, w in zip(labs, cols):
             r = by.get((s, l))
             cells.append((f"{r.score:g}/{r.max_score:g}" if r else "-").rjust(w))
-            data = read_results(course, s, l) if r else None
-            for flag in (data or {}).get("flags", []):
-                notes.append(f"  {s}/{l}: [{flag.get('code')}] {flag.get('message')}")
-            for err in (data or {}).get("errors", []):
-                notes.append(f"  {s}/{l}: error: {err}")
+            recorded = read_results(course, s, l) if r else None
+            result = recorded.result if recorded else None
+            notes += [f"  {s}/{l}: [{flag.code}] {flag.message}" for flag in
+                      (result.flags if result else ())]
+            notes += [f"  {s}/{l}: error: {err}" for err in (result.errors if result else ())]
         lines.append("  ".join([s.ljust(width)] + cells))
     if notes:
         lines += ["", "Integrity flags and errors:"] + notes

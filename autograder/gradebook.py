@@ -1,65 +1,96 @@
-"""Write grading results into nbgrader's gradebook (the one source of truth for scores).
+"""The gradebook: nbgrader's database (the one source of truth for scores) and, beside each
+graded notebook, the recorded result that feedback renders.
 
-Only the grading client calls `record`: workers return `NotebookResult` data and never open
-the database (a worker process has AUTOGRADER_ROLE=worker, and `record` refuses to run
-there). For each submission it writes, in this order:
+One writer: only the grading client calls :func:`record` and :func:`ensure_lab`; workers
+return `NotebookResult` data and never open the database (a worker process has
+AUTOGRADER_ROLE=worker, and the writers refuse to run there). Everything else reads, through
+a read-only connection. For each submission `record` writes, in this order:
 
 1. autograded/<student>/<lab>/<lab>.ipynb (the notebook as graded) and `results.json`
-   beside it (every check line, flags, errors: what feedback renders);
+   beside it (a :class:`Recorded`: every check line, flags, errors);
 2. nbgrader's SubmittedAssignment/SubmittedNotebook/Grade rows, `Grade.auto_score` per test
    cell, and last the submission's timestamp, in one commit. A submission counts as graded
    when the gradebook holds the timestamp of the collected version (timestamp.txt); a run
    killed anywhere before that commit leaves it ungraded, so it is graded again, once.
+
+Timestamps have one codec (:func:`format_timestamp`, :func:`parse_timestamp`): UTC, written
+``2026-01-31 12:00:00.123456 UTC``, read back as the naive UTC datetime nbgrader stores, so
+"graded once" compares equal values.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
+import urllib.parse
 from pathlib import Path
-from typing import Any
 
 from autograder.config import Course
+from autograder.results import NotebookResult
 
 ROLE_ENV = "AUTOGRADER_ROLE"
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
 
 
-def to_data(obj: Any) -> Any:
-    """Dataclasses (NotebookResult, CellResult, ...) as plain JSON-able data."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        data = {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-        for extra in ("score", "max_score"):
-            if hasattr(type(obj), extra) and extra not in data:
-                data[extra] = to_data(getattr(obj, extra))
-        return data
-    if isinstance(obj, (list, tuple)):
-        return [to_data(x) for x in obj]
-    if isinstance(obj, dict):
-        return {str(k): to_data(v) for k, v in obj.items()}
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    try:
-        return float(obj)
-    except Exception:
-        return str(obj)
+def format_timestamp(when: datetime.datetime | None = None) -> str:
+    """`when` (default: now; naive means UTC) as the text timestamp.txt and results.json hold."""
+    when = when or datetime.datetime.now(datetime.timezone.utc)
+    if when.tzinfo is not None:
+        when = when.astimezone(datetime.timezone.utc)
+    return when.strftime(TIMESTAMP_FORMAT)
+
+
+def parse_timestamp(text: str) -> datetime.datetime:
+    """The naive UTC datetime of a timestamp text (ours, or ISO 8601 with an offset)."""
+    text = text.strip()
+    when = datetime.datetime.fromisoformat(text.removesuffix(" UTC").removesuffix("Z"))
+    if when.tzinfo is not None:
+        when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return when
+
+
+@dataclasses.dataclass(frozen=True)
+class Recorded:
+    """results.json: a graded submission's result and which version of it was graded."""
+
+    student: str
+    lab: str
+    timestamp: str   # the collected version's
+    graded_at: str
+    result: NotebookResult
+
+    def to_data(self) -> dict:
+        return {"student": self.student, "lab": self.lab, "timestamp": self.timestamp,
+                "graded_at": self.graded_at, "result": self.result.to_data()}
+
+    @classmethod
+    def from_data(cls, d: dict) -> "Recorded":
+        return cls(str(d["student"]), str(d["lab"]), str(d["timestamp"]), str(d["graded_at"]),
+                   NotebookResult.from_data(d["result"]))
+
+
+# ---------------------------------------------------------------------------- writing
+
+def _refuse_in_worker(what: str) -> None:
+    if os.environ.get(ROLE_ENV) == "worker":
+        raise PermissionError(f"a grading worker must not {what}: only the client process "
+                              "writes the gradebook")
 
 
 def open_gradebook(course: Course):
+    """nbgrader's Gradebook, for writing (the grading client only)."""
     import warnings
 
     from nbgrader.api import Gradebook
 
+    _refuse_in_worker("open the gradebook")
     # nbgrader's own add_submission trips SQLAlchemy autoflush warnings: harmless here.
     warnings.filterwarnings("ignore", message=".*not in session.*")
-
-    if os.environ.get(ROLE_ENV) == "worker":
-        raise PermissionError("a grading worker must not open the gradebook: only the client "
-                              "process writes it")
     course.root.mkdir(parents=True, exist_ok=True)
     return Gradebook(course.db_url)
 
@@ -86,45 +117,24 @@ def ensure_lab(course: Course, lab: str) -> None:
     marker.write_text(str(stamp))
 
 
-def parse_timestamp(text: str | None):
-    from nbgrader.utils import parse_utc
-
-    return parse_utc(text) if text else None
-
-
-def graded_versions(course: Course) -> dict[tuple[str, str], datetime.datetime]:
-    """(student, lab) -> timestamp of the version whose grades the gradebook holds."""
-    from nbgrader.api import SubmittedAssignment
-
-    with open_gradebook(course) as gb:
-        rows = gb.db.query(SubmittedAssignment).all()
-        return {(s.student_id, s.assignment.name): s.timestamp for s in rows
-                if s.timestamp is not None}
-
-
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".partial")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 
 
-def record(course: Course, student: str, lab: str, timestamp: str, result: Any,
+def record(course: Course, student: str, lab: str, timestamp: str, result: NotebookResult,
            submission: Path) -> Path:
     """Store one graded submission (see the module docstring); returns results.json's path."""
-    if os.environ.get(ROLE_ENV) == "worker":
-        raise PermissionError("a grading worker must not write results: only the client does")
+    _refuse_in_worker("write results")
     folder = course.autograded / student / lab
     folder.mkdir(parents=True, exist_ok=True)
     if submission.is_file():
         shutil.copyfile(submission, folder / f"{lab}.ipynb.partial")
         (folder / f"{lab}.ipynb.partial").replace(folder / f"{lab}.ipynb")
-    data = to_data(result)
-    data.update(student=student, lab=lab, timestamp=timestamp,
-                graded_at=datetime.datetime.now(datetime.timezone.utc).isoformat())
+    recorded = Recorded(student, lab, timestamp, format_timestamp(), result)
     results = folder / "results.json"
-    _atomic_write(results, json.dumps(data, indent=1, sort_keys=True))
-
-    from nbgrader.api import MissingEntry
+    _atomic_write(results, json.dumps(recorded.to_data(), indent=1, sort_keys=True))
 
     with open_gradebook(course) as gb:
         gb.update_or_create_student(student)
@@ -137,7 +147,7 @@ def record(course: Course, student: str, lab: str, timestamp: str, result: Any,
                     continue
                 grade.auto_score = float(scores.get(grade.name, 0.0) or 0.0)
                 grade.needs_manual_grade = False
-            notebook.flagged = bool(getattr(result, "flags", None))
+            notebook.flagged = bool(result.flags)
         sub.timestamp = parse_timestamp(timestamp)
         try:
             gb.db.commit()
@@ -147,9 +157,35 @@ def record(course: Course, student: str, lab: str, timestamp: str, result: Any,
     return results
 
 
-def read_results(course: Course, student: str, lab: str) -> dict | None:
-    path = course.autograded / student / lab / "results.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+# ---------------------------------------------------------------------------- reading
+
+@contextlib.contextmanager
+def _reading(course: Course):
+    """A read-only session on the gradebook (None when there is none yet)."""
+    if not course.gradebook.is_file():
+        yield None
+        return
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    uri = f"file:{urllib.parse.quote(str(course.gradebook.resolve()))}?mode=ro"
+    engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
+    try:
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def graded_versions(course: Course) -> dict[tuple[str, str], datetime.datetime]:
+    """(student, lab) -> timestamp of the version whose grades the gradebook holds."""
+    from nbgrader.api import SubmittedAssignment
+
+    with _reading(course) as db:
+        if db is None:
+            return {}
+        return {(s.student_id, s.assignment.name): s.timestamp
+                for s in db.query(SubmittedAssignment).all() if s.timestamp is not None}
 
 
 @dataclasses.dataclass
@@ -163,12 +199,20 @@ class Row:
 
 def scores(course: Course) -> list[Row]:
     """Every graded submission's total auto score, read back from the gradebook."""
-    rows = []
-    with open_gradebook(course) as gb:
-        for assignment in gb.assignments:
-            for sub in gb.assignment_submissions(assignment.name):
-                if sub.timestamp is None:
-                    continue
-                rows.append(Row(sub.student_id, assignment.name, float(sub.score),
-                                float(sub.max_score), str(sub.timestamp)))
+    from nbgrader.api import SubmittedAssignment
+
+    with _reading(course) as db:
+        if db is None:
+            return []
+        rows = [Row(s.student_id, s.assignment.name, float(s.score), float(s.max_score),
+                    format_timestamp(s.timestamp))
+                for s in db.query(SubmittedAssignment).all() if s.timestamp is not None]
     return sorted(rows, key=lambda r: (r.student, r.lab))
+
+
+def read_results(course: Course, student: str, lab: str) -> Recorded | None:
+    """The recorded result of a graded submission (None when there is none)."""
+    path = course.autograded / student / lab / "results.json"
+    if not path.is_file():
+        return None
+    return Recorded.from_data(json.loads(path.read_text(encoding="utf-8")))

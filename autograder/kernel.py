@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec
 
@@ -44,24 +45,19 @@ class ExecResult:
     truncated: bool = False
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below `pid` (Linux /proc), deepest last."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
+def _descendants(pid: int) -> list[psutil.Process]:
+    """Every process below `pid` (none when it is gone)."""
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _cmdline(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
 
 
 class SandboxedKernel:
@@ -130,15 +126,14 @@ class SandboxedKernel:
         proc = getattr(km, "provisioner", None) and getattr(km.provisioner, "process", None)
         pid = getattr(proc, "pid", None)
         if pid is not None:
-            stragglers = _descendants(pid)
-            for sig_target in [pid] + stragglers:
-                try:
-                    os.killpg(sig_target, signal.SIGKILL)
-                except (OSError, ProcessLookupError):
+            for target in [pid] + [p.pid for p in _descendants(pid)]:
+                try:  # its process group too: what it forked and detached
+                    os.killpg(target, signal.SIGKILL)
+                except OSError:
                     pass
                 try:
-                    os.kill(sig_target, signal.SIGKILL)
-                except (OSError, ProcessLookupError):
+                    os.kill(target, signal.SIGKILL)
+                except OSError:
                     pass
         try:
             km.shutdown_kernel(now=True)
@@ -162,8 +157,8 @@ class SandboxedKernel:
         if self.km is None:
             return
         pid = getattr(self.km.provisioner.process, "pid", None)
-        targets = [p for p in _descendants(pid)
-                   if _cmdline(p).find("ipykernel_launcher") >= 0] if pid else []
+        targets = [p.pid for p in _descendants(pid)
+                   if "ipykernel_launcher" in _cmdline(p)] if pid else []
         for p in targets or ([pid] if pid else []):
             try:
                 os.kill(p, signal.SIGINT)
@@ -237,10 +232,3 @@ class SandboxedKernel:
         res.seconds = time.monotonic() - t0
         return res
 
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return fh.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""

@@ -3,10 +3,11 @@
 A test cell lists its checks one by one. Each check names a query (call this function on
 these inputs, run this snippet, read this variable, evaluate this trained model) and what
 the answer must satisfy (a shape, a literal value, the instructor's reference, a
-threshold). While a student works, :func:`checks` runs them in the notebook and prints one
+threshold). While a student works, :func:`checks` runs them in the notebook and shows one
 line per check. At grading the same declarations are replayed by the autograder *outside*
-the student's process (see docs/checks.md): the kernel only answers the queries, and the
-comparison below decides the score in the grader's own process.
+the student's process (see docs/checks.md): the kernel only answers the queries, by the
+protocol of course/protocol.py, and the comparison below decides the score in the grader's
+own process.
 
 Everything here is plain numpy, so the grader can import it without Keras.
 """
@@ -18,39 +19,22 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from course.protocol import (AnswerError, Call, Random, Run, TrainedModel, Value, ask_namespace,
+                             materialize, model_accuracy)
+
 __all__ = [
     "checks", "check", "call", "run", "value", "trained_model",
     "randn", "uniform", "randint", "rel_error", "check_shape", "check_close", "grad_check",
 ]
 
 DEFAULT_TOL = 1e-6
+# The MIME type of the report a test cell displays: its verdicts as data, beside the text
+# (what `python -m course.validate` reads).
+MIME = "application/vnd.course.checks+json"
 
 
 # ---------------------------------------------------------------------------------------
-# Inputs: deterministic recipes, so the grader and the notebook build the same arrays.
-
-@dataclasses.dataclass(frozen=True)
-class Random:
-    """A recipe for a random float64 (or int64) array, drawn from a seeded generator."""
-
-    kind: str
-    shape: tuple[int, ...]
-    seed: int
-    low: float = 0.0
-    high: float = 1.0
-    scale: float = 1.0
-
-    def make(self) -> np.ndarray:
-        rng = np.random.default_rng(self.seed)
-        if self.kind == "normal":
-            return self.scale * rng.standard_normal(self.shape)
-        if self.kind == "uniform":
-            return rng.uniform(self.low, self.high, self.shape)
-        return rng.integers(int(self.low), int(self.high), self.shape)
-
-    def __repr__(self) -> str:
-        return f"{self.kind}{self.shape}"
-
+# Inputs and queries (their payloads and answers: course/protocol.py).
 
 def randn(*shape: int, seed: int = 0, scale: float = 1.0) -> Random:
     """Standard normal array of `shape` (times `scale`), the same on every machine."""
@@ -67,100 +51,26 @@ def randint(low: int, high: int, *shape: int, seed: int = 0) -> Random:
     return Random("integers", tuple(shape), seed, low=low, high=high)
 
 
-def materialize(x: Any) -> Any:
-    """Turn an input recipe into the value passed to student code.
-
-    Recipes become arrays, lists become float arrays (nested lists of numbers are the way
-    to write a small literal matrix), tuples keep their meaning (shapes, pairs) and
-    everything else (numbers, strings, None) is passed as it is.
-    """
-    if isinstance(x, Random):
-        return x.make()
-    if isinstance(x, list):
-        return np.asarray(x, dtype=float)
-    if isinstance(x, tuple):
-        return tuple(materialize(v) for v in x)
-    return x
-
-
-# ---------------------------------------------------------------------------------------
-# Queries: what the grader asks the student's kernel.
-
-@dataclasses.dataclass(frozen=True)
-class Call:
-    """Call the notebook's function `fn` on the given inputs."""
-
-    fn: str
-    args: tuple = ()
-    kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-
-    def describe(self) -> str:
-        return f"{self.fn}(...)"
-
-
-@dataclasses.dataclass(frozen=True)
-class Run:
-    """Run a snippet of instructor code in the notebook, with `inputs` bound as names.
-
-    `outputs` maps a result name to an expression evaluated after the snippet (a tuple of
-    names is shorthand for each name to itself). Used for classes and stateful modules:
-    ``run("m = Linear(W, b); y = m.forward(x)", outputs={"y": "y", "dW": "m.dW"}, ...)``.
-    """
-
-    code: str
-    outputs: Mapping[str, str]
-    inputs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-
-    def describe(self) -> str:
-        return "snippet"
-
-
-@dataclasses.dataclass(frozen=True)
-class Value:
-    """Read the notebook variable `name` (a number, an array, a table as nested lists)."""
-
-    name: str
-
-    def describe(self) -> str:
-        return self.name
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainedModel:
-    """Evaluate the notebook's trained Keras model `name` on a data set's images.
-
-    In the notebook the accuracy is measured on the public test split; at grading the
-    grader loads the saved model in its own process and measures it on held-out images
-    the notebook never saw. Images are given scaled to [0, 1], with a channel axis when
-    the model expects one. `classes` keeps the images of those labels only, relabelled
-    0..len(classes)-1 in the order given (a model of CIFAR-10's four vehicles).
-    """
-
-    name: str
-    data: str
-    limit: int | None = None
-    classes: tuple[int, ...] | None = None
-
-    def describe(self) -> str:
-        return f"accuracy of {self.name} on {self.data}"
-
-
 def call(fn: str, *args: Any, **kwargs: Any) -> Call:
+    """Call the notebook's function `fn` on these inputs."""
     return Call(fn, tuple(args), dict(kwargs))
 
 
 def run(code: str, outputs: tuple[str, ...] | Mapping[str, str], **inputs: Any) -> Run:
+    """Run instructor `code` in the notebook with `inputs` bound as names; return `outputs`."""
     if not isinstance(outputs, Mapping):
         outputs = {name: name for name in outputs}
     return Run(code, dict(outputs), dict(inputs))
 
 
 def value(name: str) -> Value:
+    """The notebook variable `name`."""
     return Value(name)
 
 
 def trained_model(name: str, data: str, limit: int | None = None,
                   classes: tuple[int, ...] | None = None) -> TrainedModel:
+    """The accuracy of the notebook's trained Keras model `name` on `data`'s test images."""
     return TrainedModel(name, data, limit, tuple(int(c) for c in classes) if classes else None)
 
 
@@ -275,6 +185,12 @@ def _shape_hint(expected: tuple, received: tuple) -> str:
     return ""
 
 
+def failed(chk: Check, detail: str) -> Outcome:
+    """A FAIL of `chk` with `detail` and the check's hint."""
+    return Outcome(chk.label, False, detail + (f". Hint: {chk.hint}" if chk.hint else ""),
+                   chk.weight)
+
+
 def compare(chk: Check, answer: Any, expected: Any = None, scale: str = "cpu") -> Outcome:
     """Decide one check from the answer the query gave and the expected value.
 
@@ -283,8 +199,7 @@ def compare(chk: Check, answer: Any, expected: Any = None, scale: str = "cpu") -
     Never raises: any problem with the answer is a FAIL with its reason.
     """
     def fail(detail: str) -> Outcome:
-        return Outcome(chk.label, False, detail + (f". Hint: {chk.hint}" if chk.hint else ""),
-                       chk.weight)
+        return failed(chk, detail)
 
     try:
         got = select(answer, chk.key)
@@ -357,55 +272,21 @@ class Suite:
 
 
 def answer(query: Call | Run | Value | TrainedModel, namespace: Mapping[str, Any]) -> Any:
-    """Ask the notebook's namespace the query, the way the grader's harness does."""
-    if isinstance(query, Call):
-        if query.fn not in namespace:
-            raise NameError(f"{query.fn} is not defined: run the cell that defines it first")
-        args = [materialize(a) for a in query.args]
-        kwargs = {k: materialize(v) for k, v in query.kwargs.items()}
-        return namespace[query.fn](*args, **kwargs)
-    if isinstance(query, Run):
-        scope = dict(namespace)
-        scope.update({k: materialize(v) for k, v in query.inputs.items()})
-        exec(query.code, scope)
-        return {name: eval(expr, scope) for name, expr in query.outputs.items()}
-    if isinstance(query, Value):
-        if query.name not in namespace:
-            raise NameError(f"{query.name} is not defined: run the cell that defines it first")
-        return namespace[query.name]
-    if isinstance(query, TrainedModel):
-        if query.name not in namespace:
-            raise NameError(f"{query.name} is not defined: run the training cell first")
+    """The notebook's answer to `query`, asked as the grader asks it (course/protocol.py).
+
+    A trained model's accuracy is measured on the public test split (the grader uses
+    held-out images instead). Raises AnswerError, with the line a student reads, when the
+    notebook's code raised.
+    """
+    got = ask_namespace(query, namespace)
+    if not isinstance(query, TrainedModel):
+        return got
+    try:
         from course import data
         _, (x_test, y_test) = data.load(query.data)
-        return model_accuracy(namespace[query.name], x_test, y_test, query.limit, query.classes)
-    raise TypeError(f"unknown query {query!r}")
-
-
-def class_subset(x: np.ndarray, y: np.ndarray, classes) -> tuple[np.ndarray, np.ndarray]:
-    """The examples whose label is in `classes`, relabelled by position in `classes`."""
-    y = np.asarray(y).reshape(-1)
-    keep = np.isin(y, classes)
-    position = {int(c): i for i, c in enumerate(classes)}
-    return x[keep], np.array([position[int(v)] for v in y[keep]], dtype="int64")
-
-
-def model_accuracy(model: Any, x: np.ndarray, y: np.ndarray, limit: int | None = None,
-                   classes: tuple[int, ...] | None = None) -> float:
-    """Top-1 accuracy of a Keras classifier on uint8 images, fed scaled to [0, 1].
-
-    With `classes`, only the images of those labels count, relabelled 0..len(classes)-1.
-    """
-    if classes:
-        x, y = class_subset(x, y, classes)
-    if limit is not None:
-        x, y = x[:limit], y[:limit]
-    x = np.asarray(x, dtype="float32") / 255.0
-    rank = len(model.inputs[0].shape)
-    if x.ndim == rank - 1:
-        x = x[..., None]
-    probs = np.asarray(model.predict(x, batch_size=256, verbose=0))
-    return float(np.mean(probs.argmax(axis=-1) == np.asarray(y).reshape(-1)))
+        return model_accuracy(got, x_test, y_test, query.limit, query.classes)
+    except Exception as exc:
+        raise AnswerError(f"raised {type(exc).__name__}: {exc}") from None
 
 
 def _grading_scale() -> str:
@@ -417,11 +298,12 @@ def _grading_scale() -> str:
 
 
 def checks(cell_id: str, *declared: Check, hidden: int = 0) -> None:
-    """Run a test cell's visible checks in the notebook and print one line for each.
+    """Run a test cell's visible checks in the notebook and show one line for each.
 
     Every check runs, even after one failed or raised; an exception in student code is a
     FAIL line with its type and message. `hidden` is how many more checks the grader runs;
-    the summary never says "all passed" while some remain.
+    the summary never says "all passed" while some remain. In a notebook the report is
+    displayed with its verdicts as data (MIME type :data:`MIME`) beside the text.
     """
     namespace = sys._getframe(1).f_globals
     scale = _grading_scale()
@@ -433,15 +315,27 @@ def checks(cell_id: str, *declared: Check, hidden: int = 0) -> None:
             continue
         try:
             got = answer(chk.query, namespace)
-        except NotImplementedError:
-            outcomes.append(Outcome(chk.label, False, "not implemented yet", chk.weight))
-            continue
-        except Exception as exc:
-            outcomes.append(Outcome(chk.label, False, f"raised {type(exc).__name__}: {exc}",
-                                    chk.weight))
+        except AnswerError as exc:
+            outcomes.append(failed(chk, str(exc)))
             continue
         outcomes.append(compare(chk, got, scale=scale))
-    print(report(cell_id, outcomes, hidden))
+    _show(report(cell_id, outcomes, hidden),
+          {"cell_id": cell_id, "hidden": hidden,
+           "outcomes": [dataclasses.asdict(o) for o in outcomes]})
+
+
+def _show(text: str, data: dict) -> None:
+    """Display the report in a notebook (text for the reader, data for the validator);
+    print it elsewhere."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:
+        print(text)
+        return
+    display({"text/plain": text, MIME: data}, raw=True)
 
 
 def report(cell_id: str, outcomes: list[Outcome], hidden: int = 0) -> str:

@@ -9,8 +9,10 @@ about 15 minutes a lab) or ``gpu`` (full data). It comes from ``setup(scale=...)
 ``COURSE_SCALE`` environment variable, else ``gpu`` when a GPU is visible and ``cpu``
 otherwise.
 
-``REPO_URL`` is the one place the course's repository address lives: the Colab install
-cell of every lab and the README badges use it; set ``COURSE_REPO_URL`` to point at a fork.
+``REPO_URL`` is the one place the address of the course's *student edition* lives (the
+repository that ``python -m autograder publish`` writes: the library and the released labs,
+no answers): the Colab install cell of every lab and the README badges use it, never the
+instructor's repository. Set ``COURSE_REPO_URL`` to point at a fork.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import random
 import sys
 
 SCALES = ("tiny", "cpu", "gpu")
-DEFAULT_REPO_URL = "https://github.com/dl-course/dl-course"
+DEFAULT_REPO_URL = "https://github.com/dl-course/dl-labs"
 REPO_URL = os.environ.get("COURSE_REPO_URL", DEFAULT_REPO_URL).rstrip("/")
 
 

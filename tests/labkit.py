@@ -2,9 +2,10 @@
 
 The lab tests (tests/test_labNN.py) prove that the hidden checks tell the solution from
 each listed mistake. They execute answer cells (the solution's, or a sample's from
-autograder/samples/<lab>/samples.toml) into a namespace, answer every test cell's suite
-from it (`course.checks.answer`) and judge the answers against the lab's reference module
-(autograder/reference/<topic>.py), cell by cell:
+autograder/samples/<lab>/samples.toml) into a namespace and judge every test cell with the
+grader's own `autograder.judge.judge_suite` against the lab's reference module
+(autograder/reference/<topic>.py), asking the namespace each query as the kernel is asked
+(`course.protocol.ask_namespace`: the payload through the codec), cell by cell:
 
     lab = Lab("02-convnets")
     ns = lab.namespace(lab.answers_of("correct"), prelude="from keras import layers")
@@ -12,7 +13,8 @@ from it (`course.checks.answer`) and judge the answers against the lab's referen
     lab.failed_hidden(scores)               # ["<cell>: <label>", ...]
 
 `trained_model` checks need a trained model: pass `trained=` (a function of the namespace
-and the query returning the accuracy) or they stay undecided and earn nothing.
+and the query returning the accuracy) or they stay undecided (``passed=None``) and earn
+nothing.
 """
 from __future__ import annotations
 
@@ -24,10 +26,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+from autograder.judge import judge_suite, reference_module
 from course import checks as C
+from course import protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+UNTRAINED = "no trained model in process (pass trained=)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,8 +73,6 @@ class Lab:
     """A lab's source notebook, samples and reference, for in-process judging."""
 
     def __init__(self, lab: str, root: Path = ROOT):
-        from autograder.judge import reference_module
-
         self.name = lab
         self.source = root / "solutions" / lab / f"{lab}.ipynb"
         nb = json.loads(self.source.read_text(encoding="utf-8"))
@@ -113,43 +116,28 @@ class Lab:
                 pass
         return ns
 
-    def expected(self, chk: C.Check) -> Any:
-        """The reference's answer for a `ref=` check, on freshly materialized inputs."""
-        if chk.ref is None:
-            return None
-        fn, q, m = getattr(self.reference, chk.ref), chk.query, C.materialize
-        if isinstance(q, C.Call):
-            return fn(*[m(a) for a in q.args], **{k: m(v) for k, v in q.kwargs.items()})
-        if isinstance(q, C.Run):
-            return fn(**{k: m(v) for k, v in q.inputs.items()})
-        return fn()
-
     def grade(self, ns: dict, *, scale: str = "tiny",
               trained: Callable[[dict, C.TrainedModel], float] | None = None,
               cells: tuple[str, ...] | None = None) -> dict[str, CellScore]:
         """Judge every test cell (or `cells`) against namespace `ns`, as the grader would."""
+        def ask(query):
+            if isinstance(query, C.TrainedModel):
+                if trained is None:
+                    raise protocol.AnswerError(UNTRAINED)
+                return trained(ns, query)
+            with np.errstate(all="ignore"):
+                return protocol.ask_namespace(query, ns)
+
         result = {}
         for gid, (source, points) in self.tests.items():
             if cells is not None and gid not in cells:
                 continue
             suite = C.declared(source)
-            outcomes = []
-            for chk in suite.checks:
-                if isinstance(chk.query, C.TrainedModel):
-                    outcomes.append(C.compare(chk, trained(ns, chk.query), scale=scale)
-                                    if trained else C.Outcome(chk.label, None, "", chk.weight))
-                    continue
-                try:
-                    with np.errstate(all="ignore"):
-                        got = C.answer(chk.query, ns)
-                except Exception as exc:
-                    outcomes.append(C.Outcome(chk.label, False, f"raised {type(exc).__name__}",
-                                              chk.weight))
-                    continue
-                outcomes.append(C.compare(chk, got, self.expected(chk), scale=scale))
-            total = sum(o.weight for o in outcomes)
-            score = points * sum(o.weight for o in outcomes if o.passed) / total if total else 0.0
-            result[gid] = CellScore(score, points, tuple(outcomes), suite.hidden)
+            cell = judge_suite(suite, ask, self.reference, scale, points=points, grade_id=gid)
+            outcomes = tuple(
+                C.Outcome(line.label, None if line.detail.startswith(UNTRAINED) else line.passed,
+                          line.detail, line.weight) for line in cell.checks)
+            result[gid] = CellScore(cell.score, points, outcomes, suite.hidden)
         return result
 
     @staticmethod

@@ -49,12 +49,14 @@ def test_validate_reports_an_invalid_notebook(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_validate_passes_a_correct_notebook_and_lists_problems(tmp_path):
-    """validate runs the notebook itself (no nbgrader, no solutions needed) and reports."""
+    """The student's validator, as a student runs it (no nbgrader, no solutions needed): it
+    says where it is while it runs, talks to its kernel without TCP, and reports."""
     import json
+    import os
 
     from autograder import samples
     from autograder.config import Course
-    from autograder.validate import render, validate
+    from course.validate import render, validate
 
     lab = "00-orientation"
     course = Course(tmp_path, REPO)
@@ -63,10 +65,13 @@ def test_validate_passes_a_correct_notebook_and_lists_problems(tmp_path):
     by_kind = {s.kind: s for s in samples.load(lab)}
     good = tmp_path / f"{lab}.ipynb"
     good.write_bytes(samples.build(course, by_kind["correct"]))
-    report = validate(good, timeout=300)
-    assert report.ok, render(report)
-    assert all(c.lines for c in report.cells)
-    assert "hidden checks run when your notebook is graded" in render(report)
+    done = subprocess.run([sys.executable, "-m", "course.validate", str(good), "--labs-dir",
+                           str(REPO / "labs")], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600, env=dict(os.environ, COURSE_SCALE="tiny"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASSED: every visible check passes. 4 hidden checks run" in done.stdout
+    assert "cell 1 of" in done.stdout and "scale tiny" in done.stdout
+    assert "without encryption" not in done.stderr, done.stderr
 
     blank = json.loads(samples.build(course, by_kind["blank"]))
     test_cell = next(c for c in blank["cells"]
@@ -74,8 +79,8 @@ def test_validate_passes_a_correct_notebook_and_lists_problems(tmp_path):
     blank["cells"].remove(test_cell)
     bad = tmp_path / "mine.ipynb"
     bad.write_text(json.dumps(blank))
-    report = validate(bad, lab=lab, timeout=300)
+    report = validate(bad, lab=lab, labs_dir=REPO / "labs", timeout=300, scale="tiny")
     text = render(report)
     assert not report.ok and "NOT READY" in text
-    assert any("missing cell" in p for p in report.problems)
-    assert any(line.startswith("FAIL") for c in report.cells for line in c.lines)
+    assert [f.code for f in report.flags] == ["deleted-test-cell"]
+    assert any(o.passed is False for c in report.cells for o in c.outcomes)

@@ -80,6 +80,67 @@ def lines(result: NotebookResult, gid: str = "square-checks") -> dict[str, tuple
 BASELINE = 1.0  # the wrong answer without any hack
 
 
+# ------------------------------------------------------------------------ judge_suite (no kernel)
+
+def ask_from(namespace: dict, asked: list | None = None):
+    """An `ask` answering from a namespace, as labkit does, recording each query asked."""
+    from course.protocol import ask_namespace
+
+    def ask(query):
+        if asked is not None:
+            asked.append(query)
+        return ask_namespace(query, namespace)
+    return ask
+
+
+def test_judge_suite_scores_the_weighted_share_of_passed_checks():
+    from course.checks import declared
+    from autograder.judge import judge_suite
+
+    suite = declared(TEST.replace('shape=(4, 2)),', 'shape=(4, 2), weight=3),'))
+    wrong = {"square": lambda x: x + x}
+    cell = judge_suite(suite, ask_from(wrong), REFERENCE, "tiny", points=3.0)
+    assert [(c.label, c.passed, c.hidden) for c in cell.checks] == [
+        ("square of 3", False, False), ("keeps the shape", True, False),
+        ("matches the reference", False, True)]
+    assert cell.grade_id == "square-checks" and cell.score == pytest.approx(3.0 * 3 / 5)
+    right = judge_suite(suite, ask_from({"square": lambda x: x * x}), REFERENCE, "tiny", points=3.0)
+    assert right.score == 3.0 and all(c.passed for c in right.checks) and right.note == ""
+
+
+def test_judge_suite_asks_each_query_once_and_reads_failures_as_lines():
+    from course.checks import call, check, declared
+    from course.protocol import AnswerError
+    from autograder.judge import judge_suite
+
+    source = TEST.replace('check("keeps the shape"',
+                          'check("again", call("square", 3.0), shape=(), hint="scalar in"),\n'
+                          '    check("keeps the shape"')
+    asked = []
+    cell = judge_suite(declared(source), ask_from({}, asked), REFERENCE, "tiny", points=4.0)
+    assert cell.score == 0.0
+    assert len(asked) == 3                     # square(3.0) is asked once for two checks
+    assert cell.checks[0].detail == "raised NameError: square is not defined: run the cell " \
+                                    "that defines it first"
+    assert cell.checks[1].detail.endswith(". Hint: scalar in")
+
+    def broken(query):
+        raise AnswerError("no answer within 30 s")
+    cell = judge_suite(declared(TEST), broken, REFERENCE, "tiny", points=3.0)
+    assert {c.detail for c in cell.checks} == {"no answer within 30 s"}
+
+
+def test_judge_suite_names_a_check_the_grader_could_not_judge():
+    from course.checks import declared
+    from autograder.judge import judge_suite
+
+    cell = judge_suite(declared(TEST), ask_from({"square": lambda x: x * x}), None, "tiny",
+                       points=3.0)
+    assert cell.score == pytest.approx(2.0)
+    assert cell.checks[2].detail == "could not be judged (grader error)"
+    assert "no reference function 'square'" in cell.note
+
+
 # ------------------------------------------------------------------------ scoring
 
 def test_correct_scores_full_and_wrong_partially(tmp_path):
@@ -316,11 +377,26 @@ probe = "contained" if not seen else repr(seen)[:300]
     assert gradebook.read_bytes() == b"GRADEBOOK"
 
 
-def test_os_exit_fails_only_what_needs_the_kernel(tmp_path):
+def test_a_kernel_that_dies_is_restarted_with_the_cells_before_it(tmp_path):
+    """os._exit (or an out-of-memory kill) in one cell: the cells before it run again on a
+    fresh kernel, that cell is skipped, and the checks after it still score."""
     result = grade(tmp_path, RIGHT, before_test=["import os\nos._exit(0)"])
-    assert result.score == 0.0       # the restarted kernel has no `square`: not re-run
+    assert result.score == 3.0
     assert any("killed the kernel" in e for e in result.errors)
+    assert any("restarted it and ran again the 2 of 2 cells" in e for e in result.errors), \
+        result.errors
     assert "suspicious-code" in {f.code for f in result.flags}
+
+
+def test_a_kernel_killed_by_every_query_is_restarted_a_bounded_number_of_times(tmp_path):
+    answer = "def square(x):\n    import os\n    os._exit(1)"
+    result = grade(tmp_path, answer)
+    assert result.score == 0.0
+    details = {d for _, d in lines(result).values()}
+    assert "the kernel died while answering" in details and details <= {
+        "the kernel died while answering", "the kernel is not running (it died earlier)"}
+    restarts = sum("restarted it" in e for e in result.errors)
+    assert 1 <= restarts <= FAST.kernel_restarts
 
 
 @pytest.mark.slow
@@ -439,11 +515,12 @@ def test_trained_model_is_measured_on_held_out_images(tmp_path, monkeypatch, sha
 
 def test_inputs_reach_the_kernel_as_the_notebook_would_pass_them(tmp_path):
     """Scalars travel back as Python numbers: Keras refuses kernel_size=np.int64(3)."""
-    from autograder import judge
+    from course import protocol
     path = tmp_path / "inputs.npz"
     sent = {"k": 3, "rate": 0.5, "flag": True, "name": "same", "shape": (2, 3), "x": [[1.0]]}
-    judge._encode_file(path, sent)
-    back = judge._decode_answer(path.read_bytes(), 10_000_000)
+    with open(path, "wb") as fh:
+        protocol.dump(sent, fh)
+    back = protocol.loads(path.read_bytes(), 10_000_000)
     assert back["shape"] == (2, 3) and back["name"] == "same"
     for key in ("k", "rate", "flag"):
         assert type(back[key]) is type(sent[key]) and back[key] == sent[key], key

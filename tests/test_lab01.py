@@ -1,102 +1,31 @@
-"""Lab 01 (backprop by hand), in process, without the autograder: the solution passes every
-check, and each classic mistake of autograder/samples/01-backprop fails at least one hidden
-check and scores what the manifest expects.
+"""Lab 01 (backprop by hand), in process, without the autograder's kernel: the solution passes
+every check, and each classic mistake of autograder/samples/01-backprop fails at least one
+hidden check and scores what the manifest expects.
 
-Each sample's answer cells (and the lab's `Module` base class) are exec'd into a namespace;
-every test cell's suite is read with `course.checks.declared`, asked with
-`course.checks.answer` and judged with `course.checks.compare` against
-autograder/reference/backprop.py, as the grader does outside the kernel. The one
-`trained_model` check is replayed by training the 784-128-10 net in NumPy at tiny scale
-(the notebook's own training cell) once per distinct training code, so that test is
-marked slow; the others take seconds. Broken and hostile samples need the real pipeline (tests/test_judge.py, demo).
+Each sample's answer cells (after the lab's `Module` base class) are exec'd into a
+namespace and every test cell is judged by the grader's own `judge_suite` against
+autograder/reference/backprop.py (tests/labkit.py). The one `trained_model` check is
+replayed by training the 784-128-10 net in NumPy at tiny scale (the notebook's own training
+cell) once per distinct training code, so that test is marked slow; the others take
+seconds. Broken and hostile samples need the real pipeline (tests/test_judge.py, demo).
 """
 from __future__ import annotations
 
-import importlib.util
-import json
 import os
-import tomllib
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from course import checks as C
+from labkit import Lab
 
-ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "solutions" / "01-backprop" / "01-backprop.ipynb"
-MANIFEST = ROOT / "autograder" / "samples" / "01-backprop" / "samples.toml"
-MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+LAB = Lab("01-backprop")
+REF = LAB.reference
 TRAINING = ("backprop-linear", "backprop-pointwise", "backprop-losses", "backprop-sequential",
             "backprop-sgd", "backprop-train")
-
-
-def _load_reference():
-    spec = importlib.util.spec_from_file_location(
-        "backprop_reference", ROOT / "autograder" / "reference" / "backprop.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-REF = _load_reference()
-NB = json.loads(SOURCE.read_text())
-CELLS = [dict(c, source="".join(c["source"])) for c in NB["cells"]]
-
-
-def _meta(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-ANSWERS = {_meta(c)["grade_id"]: c["source"] for c in CELLS
-           if c["cell_type"] == "code" and _meta(c).get("solution")}
-TESTS = {_meta(c)["grade_id"]: (c["source"], _meta(c)["points"]) for c in CELLS
-         if _meta(c).get("grade") and not _meta(c).get("solution")}
-BASE_CLASS = next(c["source"] for c in CELLS if c["source"].startswith("class Module"))
-TRAIN_CELL = next(c["source"] for c in CELLS if "initial_weights = [" in c["source"])
-SAMPLES = tomllib.loads(MANIFEST.read_text())["sample"]
-
-
-def solution(source: str) -> str:
-    return "".join(l for l in source.splitlines(True) if l.strip() not in MARKERS)
-
-
-def released(source: str) -> str:
-    out, skip = [], False
-    for line in source.splitlines(True):
-        if line.strip() == MARKERS[0]:
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(f"{indent}raise NotImplementedError()\n")
-            skip = True
-        elif line.strip() == MARKERS[1]:
-            skip = False
-        elif not skip:
-            out.append(line)
-    return "".join(out)
-
-
-def answers_of(sample: dict) -> dict[str, str]:
-    make = solution if sample["base"] == "solution" else released
-    answers = {gid: make(src) for gid, src in ANSWERS.items()}
-    answers.update(sample.get("answers", {}))
-    return answers
-
-
-def namespace(answers: dict[str, str]) -> dict:
-    ns = {"np": np, "__name__": "lab01"}
-    exec(BASE_CLASS, ns)
-    for gid in ANSWERS:                       # notebook order
-        exec(compile(answers[gid], f"<{gid}>", "exec"), ns)
-    return ns
-
-
-def _expected(chk: C.Check):
-    if chk.ref is None:
-        return None
-    fn, q, m = getattr(REF, chk.ref), chk.query, C.materialize
-    if isinstance(q, C.Call):
-        return fn(*[m(a) for a in q.args], **{k: m(v) for k, v in q.kwargs.items()})
-    return fn(**{k: m(v) for k, v in q.inputs.items()})
+BASE_CLASS = next(c["source"] for c in LAB.cells if c["source"].startswith("class Module"))
+TRAIN_CELL = next(c["source"] for c in LAB.cells if "initial_weights = [" in c["source"])
+SAMPLES = LAB.samples
 
 
 _ACCURACY: dict[tuple, float] = {}
@@ -135,33 +64,12 @@ def hand_trained_accuracy(ns: dict, answers: dict[str, str]) -> float:
     return _ACCURACY[key]
 
 
-def grade(answers: dict[str, str], train: bool = True) -> dict[str, tuple[float, list[C.Outcome], int]]:
-    """{test cell: (score, outcomes, hidden count)} for these answer cells.
-
-    With train=False the trained-model check is left undecided (passed=None, a visible
-    check) and scores nothing.
-    """
-    ns = namespace(answers)
-    result = {}
-    for gid, (source, points) in TESTS.items():
-        suite = C.declared(source)
-        outcomes = []
-        for chk in suite.checks:
-            if isinstance(chk.query, C.TrainedModel):
-                outcomes.append(C.compare(chk, hand_trained_accuracy(ns, answers), scale="tiny")
-                                if train else C.Outcome(chk.label, None, "", chk.weight))
-                continue
-            try:
-                with np.errstate(all="ignore"):
-                    got = C.answer(chk.query, ns)
-            except Exception as exc:
-                outcomes.append(C.Outcome(chk.label, False, f"raised {type(exc).__name__}", chk.weight))
-                continue
-            outcomes.append(C.compare(chk, got, _expected(chk), scale="tiny"))
-        total = sum(o.weight for o in outcomes)
-        score = points * sum(o.weight for o in outcomes if o.passed) / total
-        result[gid] = (score, outcomes, suite.hidden)
-    return result
+def grade(answers: dict[str, str], train: bool = True) -> dict:
+    """{test cell: CellScore} for these answer cells. With train=False the trained-model
+    check is left undecided (passed=None) and scores nothing."""
+    ns = LAB.namespace(answers, prelude=BASE_CLASS)
+    trained = (lambda ns, query: hand_trained_accuracy(ns, answers)) if train else None
+    return LAB.grade(ns, trained=trained)
 
 
 GRADABLE = [s for s in SAMPLES if s["kind"] in ("correct", "blank", "partial", "wrong")]
@@ -179,43 +87,35 @@ def tiny_scale():
 
 
 def test_every_test_cell_declares_its_hidden_count_and_only_known_references():
-    for gid, (source, _) in TESTS.items():
-        suite = C.declared(source)
-        block = source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
-        assert block.count("check(") == suite.hidden, f"{gid}: hidden={suite.hidden}"
-        for chk in suite.checks[len(suite.checks) - suite.hidden:]:
-            assert chk.ref is None or hasattr(REF, chk.ref), f"{gid}: no reference {chk.ref}"
-        assert all(c.ref is None for c in suite.checks[:len(suite.checks) - suite.hidden]), \
-            f"{gid}: a visible check compares with the reference"
+    assert LAB.hidden_blocks_match_counts() == []
 
 
 def test_solution_passes_every_check():
-    for gid, (score, outcomes, _) in grade(answers_of({"base": "solution"}), train=False).items():
-        failed = [o.line() for o in outcomes if o.passed is False]
+    for gid, cell in grade(LAB.answers_of({"base": "solution"}), train=False).items():
+        failed = [o.line() for o in cell.outcomes if o.passed is False]
         assert not failed, f"{gid}: {failed}"
 
 
 @pytest.mark.parametrize("sample", [s for s in SAMPLES if s["kind"] == "wrong"], ids=lambda s: s["name"])
 def test_each_mistake_fails_a_hidden_check(sample):
-    graded = grade(answers_of(sample), train=False)
-    hidden_failures = [f"{gid}: {o.label}" for gid, (_, outcomes, hidden) in graded.items()
-                       for o in outcomes[len(outcomes) - hidden:] if not o.passed]
-    assert hidden_failures, f"{sample['name']} passes every hidden check"
+    graded = grade(LAB.answers_of(sample), train=False)
+    assert LAB.failed_hidden(graded), f"{sample['name']} passes every hidden check"
     # and the cell holding the mistake loses points
     for gid in sample["answers"]:
-        assert graded[f"{gid}-checks"][0] < TESTS[f"{gid}-checks"][1], f"{gid} lost no points"
+        cell = graded[f"{gid}-checks"]
+        assert cell.score < cell.points, f"{gid} lost no points"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sample", GRADABLE, ids=lambda s: s["name"])
 def test_sample_scores_what_the_manifest_expects(sample):
     """Trains the digits net (tiny scale) once per distinct training code: ~1 minute."""
-    graded = grade(answers_of(sample))
-    total = sum(score for score, _, _ in graded.values())
-    detail = {gid: round(score, 4) for gid, (score, _, _) in graded.items()}
+    graded = grade(LAB.answers_of(sample))
+    total = sum(cell.score for cell in graded.values())
+    detail = {gid: round(cell.score, 4) for gid, cell in graded.items()}
     assert total == pytest.approx(sample["expected"], abs=1e-6), detail
     for gid, want in sample.get("expected_cells", {}).items():
-        assert graded[gid][0] == pytest.approx(want, abs=1e-6), (gid, detail)
+        assert graded[gid].score == pytest.approx(want, abs=1e-6), (gid, detail)
 
 
 def test_the_mistakes_the_issue_lists_all_have_samples():

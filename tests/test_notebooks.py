@@ -8,6 +8,7 @@ Run as a script to time notebooks at a scale (``make bench``)::
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from course.validate import kernel_manager_class, verdicts
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted(ROOT.glob("solutions/*/*.ipynb"))
@@ -44,7 +47,7 @@ def execute(path: Path, scale: str = "tiny", cell_timeout: int = CELL_TIMEOUT):
             shutil.copytree(path.parent, work)
             client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
                                     resources={"metadata": {"path": str(work)}})
-            client.kernel_manager_class = _venv_kernel_manager()
+            client.kernel_manager_class = kernel_manager_class(Path(tmp))
             client.execute()
     finally:
         for k, v in old.items():
@@ -53,18 +56,6 @@ def execute(path: Path, scale: str = "tiny", cell_timeout: int = CELL_TIMEOUT):
             else:
                 os.environ[k] = v
     return nb
-
-
-def _venv_kernel_manager():
-    """A KernelManager whose python3 kernel is always sys.executable (never a user kernelspec)."""
-    from jupyter_client.manager import KernelManager
-
-    class VenvKernelManager(KernelManager):
-        def format_kernel_cmd(self, extra_arguments=None):
-            cmd = super().format_kernel_cmd(extra_arguments)
-            return [sys.executable, *cmd[1:]] if cmd and "python" in Path(cmd[0]).name else cmd
-
-    return VenvKernelManager
 
 
 def _is_test_cell(cell) -> bool:
@@ -83,9 +74,17 @@ def streams_of_test_cells(nb, stream: str | None = None):
 
 
 def failed_checks(nb) -> list[str]:
-    """Every FAIL line that the executed notebook's test cells printed, with its grade_id."""
-    return [f"{gid}: {line.strip()}" for gid, text in streams_of_test_cells(nb)
-            for line in text.splitlines() if line.lstrip().startswith("FAIL ")]
+    """Every failed check of the executed notebook's test cells (their verdicts as data, as
+    the validator reads them), and every test cell that raised or showed none, by grade_id."""
+    failed = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and _is_test_cell(cell):
+            outcomes, error, _ = verdicts(cell)
+            gid = cell.metadata["nbgrader"]["grade_id"]
+            failed += [f"{gid}: {o.line()}" for o in outcomes if o.passed is False]
+            failed += [f"{gid}: ERROR {error}"] if error else []
+            failed += [] if outcomes or error else [f"{gid}: displayed no check verdicts"]
+    return failed
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=_id)
@@ -98,12 +97,19 @@ def test_committed_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=_id)
-def test_colab_cell_installs_from_the_repo_url(path):
+def test_colab_cell_installs_from_the_student_edition(path):
+    """Colab installs from the student edition (course.env.DEFAULT_REPO_URL), whose address
+    is the only one in the cell: a lab still naming the instructor's repository fails."""
     from course.env import DEFAULT_REPO_URL
     code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
-    assert code and "google.colab" in code[0].source and DEFAULT_REPO_URL in code[0].source, (
-        f"{_id(path)}: the first code cell must install the course on Colab from "
-        f"course.env.DEFAULT_REPO_URL ({DEFAULT_REPO_URL}), overridable by COURSE_REPO_URL")
+    cell = code[0].source if code else ""
+    urls = set(re.findall(r"https?://[^\s\"')]+", cell))
+    assert "google.colab" in cell and "COURSE_REPO_URL" in cell and urls == {DEFAULT_REPO_URL}, (
+        f"{_id(path)}: the first code cell must install the course on Colab from the student "
+        f"edition, course.env.DEFAULT_REPO_URL ({DEFAULT_REPO_URL}), overridable by "
+        f"COURSE_REPO_URL (copy lab 00's cell); it names {sorted(urls) or 'no address'}")
+    assert '"pip", "install"' in cell and "git+{REPO_URL}" in cell, (
+        f"{_id(path)}: the first code cell must pip install git+<the student edition>")
 
 
 @pytest.mark.slow

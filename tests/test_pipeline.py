@@ -63,6 +63,19 @@ def test_sample_grades_as_its_manifest_says(demo_report, lab, name):
         f"{lab}/{name}: expected flags {got.flags_expected}, got {got.flags_got}"
 
 
+def test_every_recorded_result_reads_back_as_written(demo_report):
+    """results.json of every sample: typed both ways, nothing renamed or lost."""
+    from autograder.gradebook import Recorded
+
+    paths = sorted(demo_report.course.autograded.glob("*/*/results.json"))
+    assert len(paths) == sum(len(graded_samples(lab)) for lab in graded(demo_report))
+    for path in paths:
+        data = json.loads(path.read_text())
+        recorded = Recorded.from_data(data)
+        assert recorded.to_data() == data, path
+        assert recorded.result.score == pytest.approx(data["result"]["score"])
+
+
 def test_nothing_failed_to_grade(demo_report):
     assert demo_report.failures == []
     assert not demo_report.stale_labs
@@ -133,19 +146,23 @@ def test_feedback_never_shows_hidden_tests(demo_report):
 
 
 def test_feedback_drops_hidden_details_marker():
-    """A hidden check's detail (expected values, inputs, hint) never reaches the page."""
+    """A hidden check's detail (expected values, inputs, hint) never reaches the page, and
+    what the student wrote is escaped."""
     from autograder.feedback import render
+    from autograder.gradebook import Recorded
+    from autograder.results import CellResult, CheckLine, NotebookResult
 
     marker = "HIDDEN-MARKER-7f3a"
-    page = render({"student": "s", "lab": "00-x", "score": 1, "max_score": 2, "flags": [],
-                   "errors": [], "cells": [{"grade_id": "x-checks", "points": 2, "score": 1,
-                   "checks": [
-                       {"label": "visible one", "passed": False, "hidden": False,
-                        "detail": "expected 3, received 4. Hint: VISIBLE-HINT", "weight": 1},
-                       {"label": "hidden one", "passed": False, "hidden": True,
-                        "detail": f"expected {marker}, received 4. Hint: {marker}", "weight": 1}]}]})
+    cell = CellResult("x-checks", 2.0, 1.0, (
+        CheckLine("visible one", False, "expected 3, received <b>4</b>. Hint: VISIBLE-HINT",
+                  False, 1.0),
+        CheckLine("hidden one", False, f"expected {marker}, received 4. Hint: {marker}",
+                  True, 1.0)))
+    result = NotebookResult("00-x", (cell,), (), ("cell 3 raised <script>",), True, 1.0)
+    page = render(Recorded("s", "00-x", "2026-01-01 00:00:00.000000 UTC", "now", result), 1, 2)
     assert marker not in page
     assert "VISIBLE-HINT" in page and "hidden one (hidden check)" in page
+    assert "<script>" not in page and "&lt;b&gt;4&lt;/b&gt;" in page
 
 
 def test_only_the_client_writes_the_gradebook(tmp_path, monkeypatch):
@@ -203,14 +220,14 @@ def test_killed_grading_run_resumes_without_loss_or_regrading(tmp_path):
         proc.wait()
     first = graded_versions(course)
     assert 1 <= len(first) < len(cheap), f"kill point missed: {len(first)} graded"
-    stamps = {k: read_results(course, *k)["graded_at"] for k in first}
+    stamps = {k: read_results(course, *k).graded_at for k in first}
 
     report = grade(course, workers=2, progress=False)
     assert report.skipped == len(first)
     again = {(o.task.student, o.task.lab) for o in report.graded}
     assert not again & set(first), "a submission recorded before the kill was graded again"
     assert len(again) + len(first) == len(cheap)
-    assert {k: read_results(course, *k)["graded_at"] for k in first} == stamps
+    assert {k: read_results(course, *k).graded_at for k in first} == stamps
     got = {(r.student, r.lab): r.score for r in scores(course)}
     assert got == {(s.name, lab): pytest.approx(s.expected) for s in cheap}
     assert grade(course, workers=0, progress=False).graded == []
