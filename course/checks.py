@@ -20,7 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from course.protocol import (AnswerError, Call, Random, Run, TrainedModel, Value, ask_namespace,
-                             materialize, model_accuracy)
+                             class_subset, materialize, model_accuracy)
 
 __all__ = [
     "checks", "check", "call", "run", "value", "trained_model",
