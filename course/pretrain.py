@@ -47,7 +47,7 @@ FEATURE_LAYER = "avg_pool"
 
 def source_split(x, y, classes=SOURCE_CLASSES):
     """The images of `classes` with labels renumbered 0..len(classes)-1 in that order."""
-    y = np.asarray(y).reshape(-1)
+    y = np.ravel(y)
     keep = np.isin(y, classes)
     relabel = np.full(int(y.max()) + 1, -1)
     relabel[list(classes)] = np.arange(len(classes))

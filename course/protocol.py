@@ -312,7 +312,7 @@ def answer_suffix(query) -> str:
 
 def class_subset(x: np.ndarray, y: np.ndarray, classes) -> tuple[np.ndarray, np.ndarray]:
     """The examples whose label is in `classes`, relabelled by position in `classes`."""
-    y = np.asarray(y).reshape(-1)
+    y = np.ravel(y)
     keep = np.isin(y, classes)
     position = {int(c): i for i, c in enumerate(classes)}
     return x[keep], np.array([position[int(v)] for v in y[keep]], dtype="int64")
