@@ -93,7 +93,7 @@ class ModelLimits:
 _MEASURE = r"""
 import json, sys
 import numpy as np
-folder, limit = sys.argv[1], sys.argv[2]
+folder = sys.argv[1]  # model.keras, and x.npy, y.npy already cut to what counts
 def say(**kw):
     sys.stdout.write("\n" + json.dumps(kw) + "\n")
 import keras
@@ -108,7 +108,7 @@ except Exception as exc:
     sys.exit(0)
 try:
     x, y = np.load(folder + "/x.npy"), np.load(folder + "/y.npy")
-    say(accuracy=model_accuracy(model, x, y, None if limit == "-" else int(limit)))
+    say(accuracy=model_accuracy(model, x, y))
 except Exception as exc:
     say(error=f"the model could not be evaluated ({type(exc).__name__}: {str(exc)[:200]})")
 """
@@ -128,13 +128,15 @@ def model_accuracy(raw: bytes, query, heldout, limits: ModelLimits) -> float:
     if unpacked > limits.unpacked_mb << 20:
         raise AnswerError(f"the saved model unpacks to more than {limits.unpacked_mb} MB")
     x, y = heldout(query.data)
+    if query.classes:  # relabelled by position, as in the notebook (protocol.model_accuracy)
+        x, y = protocol.class_subset(x, y, query.classes)
     if query.limit is not None:
         x, y = x[:query.limit], y[:query.limit]
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "model.keras").write_bytes(raw)
         np.save(Path(tmp) / "x.npy", np.asarray(x))
         np.save(Path(tmp) / "y.npy", np.asarray(y))
-        out, code = _measure(offline([sys.executable, "-c", _MEASURE, tmp, "-"], [tmp]),
+        out, code = _measure(offline([sys.executable, "-c", _MEASURE, tmp], [tmp]),
                              limits)
     try:
         said = json.loads(out.decode(errors="replace").strip().splitlines()[-1])

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from course.protocol import (AnswerError, Call, Random, Run, TrainedModel, Value, ask_namespace,
-                             materialize, model_accuracy)
+                             class_subset, materialize, model_accuracy)
 
 __all__ = [
     "checks", "check", "call", "run", "value", "trained_model",
@@ -69,9 +69,10 @@ def value(name: str) -> Value:
     return Value(name)
 
 
-def trained_model(name: str, data: str, limit: int | None = None) -> TrainedModel:
+def trained_model(name: str, data: str, limit: int | None = None,
+                  classes: tuple[int, ...] | None = None) -> TrainedModel:
     """The accuracy of the notebook's trained Keras model `name` on `data`'s test images."""
-    return TrainedModel(name, data, limit)
+    return TrainedModel(name, data, limit, tuple(int(c) for c in classes) if classes else None)
 
 
 # ---------------------------------------------------------------------------------------
@@ -284,7 +285,7 @@ def answer(query: Call | Run | Value | TrainedModel, namespace: Mapping[str, Any
     try:
         from course import data
         _, (x_test, y_test) = data.load(query.data)
-        return model_accuracy(got, x_test, y_test, query.limit)
+        return model_accuracy(got, x_test, y_test, query.limit, query.classes)
     except Exception as exc:
         raise AnswerError(f"raised {type(exc).__name__}: {exc}") from None
 

@@ -106,3 +106,31 @@ def test_decoded_size_is_bounded_before_anything_is_allocated():
         P.loads(_npz({"l": [{"n": 0}] * 200_000}), 64 << 20)
     honest = P.loads(_npz({"l": [{"a": "a0"}] * 3}, a0=one), 2 << 20)   # 3 MB decoded
     assert len(honest) == 3 and honest[0].shape == one.shape
+
+
+def _brightness_model():
+    """A Keras classifier of mean brightness: output 1 for images brighter than half."""
+    import keras
+    inputs = keras.Input((2, 2, 1))
+    mean = keras.layers.GlobalAveragePooling2D()(inputs)
+    logits = keras.layers.Dense(2, kernel_initializer=keras.initializers.Constant([[0.0, 10.0]]),
+                                bias_initializer=keras.initializers.Constant([0.0, -5.0]))(mean)
+    return keras.Model(inputs, logits)
+
+
+def test_a_model_of_a_class_subset_is_measured_on_those_classes_relabelled(tmp_path):
+    """trained_model(..., classes=(1, 3)): only labels 1 and 3 count, as outputs 0 and 1,
+    in the notebook and in the grader, which measures the saved model."""
+    from autograder import answers
+    y = np.array([3, 1, 3, 0, 2, 1, 0])
+    bright = np.where(y == 3, 230, np.where(y == 2, 200, 20))
+    x = (np.ones((7, 2, 2)) * bright[:, None, None]).astype(np.uint8)
+    query = trained_model("m", "cifar10", classes=[1, 3])
+    assert query.classes == (1, 3)
+    model = _brightness_model()
+    assert P.model_accuracy(model, x, y, classes=query.classes) == 1.0
+    assert P.model_accuracy(model, x, y, classes=(3, 1)) == 0.0     # order gives the labels
+    assert P.model_accuracy(model, x, y) == pytest.approx(2 / 7)    # without: labels as they are
+    model.save(tmp_path / "m.keras")
+    raw = (tmp_path / "m.keras").read_bytes()
+    assert answers.model_accuracy(raw, query, lambda data: (x, y), answers.ModelLimits()) == 1.0

@@ -276,6 +276,8 @@ def test_student_wheel_holds_the_library_alone(student_wheel):
     assert tops == {"course", next(t for t in tops if t.endswith(".dist-info"))}, tops
     assert {n for n in names if n.endswith(".py")} == {f for f in _git_files("course")
                                                        if f.endswith(".py")}
+    weights = {f for f in _git_files("course") if f.startswith("course/models/weights/")}
+    assert weights and weights <= set(names), "the shipped backbones are missing from the wheel"
 
 
 def test_instructor_package_is_the_library_alone_too(tmp_path):

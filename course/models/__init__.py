@@ -6,6 +6,9 @@ returns an uncompiled `keras.Model` built with random weights (no downloads). Th
 parameter count that matches the published one is stated in each docstring;
 for networks with batch norm it is the trainable count, which is what torchvision
 and the papers report (`course.counting.count_params`).
+
+Pretrained networks for transfer learning come from `pretrained(name)` (see
+`course.models.backbones`): one ships with the course, one downloads ImageNet weights.
 """
 
 from course.models.alexnet import build_alexnet, build_alexnet_two_tower
@@ -14,6 +17,7 @@ from course.models.inception import build_googlenet, build_grid_reduction, grid_
 from course.models.lenet import build_lenet5, build_lenet1989
 from course.models.mobilenet import build_mobilenet_v2
 from course.models.nin import build_nin
+from course.models.backbones import BackboneCard, BackboneUnavailable, backbone_card, backbone_names, pretrained
 from course.models.resnet import (
     build_cifar_resnet,
     build_plain18,
@@ -31,6 +35,10 @@ from course.models.simple import build_forsyth_cifar, build_forsyth_mnist, build
 from course.models.vgg import build_vgg, build_vgg16, build_vgg19
 
 __all__ = [
+    "BackboneCard",
+    "BackboneUnavailable",
+    "backbone_card",
+    "backbone_names",
     "build_alexnet",
     "build_alexnet_two_tower",
     "build_cifar_resnet",
@@ -60,5 +68,6 @@ __all__ = [
     "build_vgg19",
     "grid_reduction_block",
     "inception_block",
+    "pretrained",
     "squeeze_excite_block",
 ]
