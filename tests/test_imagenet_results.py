@@ -1,11 +1,10 @@
 """course.imagenet_results: the seeds' ILSVRC numbers are there, every number has a source,
-and the race's networks all have a row."""
+and top1 reads a published row."""
 import re
 
 import pytest
 
 from course.imagenet_results import HUMAN_TOP5, ILSVRC_TOP5, IMAGENET_TOP1, top1
-
 
 
 def test_grosse_slide_20_is_in_the_table():
