@@ -127,11 +127,7 @@ def model_accuracy(raw: bytes, query, heldout, limits: ModelLimits) -> float:
         raise AnswerError("the saved model is not a .keras archive") from None
     if unpacked > limits.unpacked_mb << 20:
         raise AnswerError(f"the saved model unpacks to more than {limits.unpacked_mb} MB")
-    x, y = heldout(query.data)
-    if query.classes:  # relabelled by position, as in the notebook (protocol.model_accuracy)
-        x, y = protocol.class_subset(x, y, query.classes)
-    if query.limit is not None:
-        x, y = x[:query.limit], y[:query.limit]
+    x, y = protocol.measured_images(*heldout(query.data), query.limit, query.classes)
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "model.keras").write_bytes(raw)
         np.save(Path(tmp) / "x.npy", np.asarray(x))

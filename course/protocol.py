@@ -344,16 +344,24 @@ def class_subset(x: np.ndarray, y: np.ndarray, classes) -> tuple[np.ndarray, np.
     return x[keep], np.array([position[int(v)] for v in y[keep]], dtype="int64")
 
 
+def measured_images(x: np.ndarray, y: np.ndarray, limit: int | None = None,
+                    classes: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The images a trained_model check measures: those of `classes` (relabelled by
+    position), then the first `limit`. The notebook and the grader cut them alike."""
+    if classes:
+        x, y = class_subset(x, y, classes)
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    return x, y
+
+
 def model_accuracy(model: Any, x: np.ndarray, y: np.ndarray, limit: int | None = None,
                    classes: tuple[int, ...] | None = None) -> float:
     """Top-1 accuracy of a Keras classifier on uint8 images, fed scaled to [0, 1].
 
     With `classes`, only the images of those labels count, relabelled 0..len(classes)-1.
     """
-    if classes:
-        x, y = class_subset(x, y, classes)
-    if limit is not None:
-        x, y = x[:limit], y[:limit]
+    x, y = measured_images(x, y, limit, classes)
     x = np.asarray(x, dtype="float32") / 255.0
     rank = len(model.inputs[0].shape)
     if x.ndim == rank - 1:
