@@ -226,6 +226,28 @@ def test_cell_timeout_from_metadata_and_an_interrupted_loop(tmp_path):
     assert sum("ran past" in e for e in result.errors) == 1   # the 2.5 s cell had 6 s
 
 
+def test_each_cell_run_and_each_test_cell_judged_is_timed(tmp_path):
+    """Per-cell seconds in the result, named as in the source for every student, with how
+    each run ended; they survive the trip through results.json."""
+    src = source_notebook()
+    src.cells.insert(2, code("import time\ntime.sleep(1.5)"))
+    src.cells.insert(3, code("while True:\n    pass"))
+
+    def add_one(nb):
+        nb.cells.insert(4, code("x = 1"))
+    result = grade(tmp_path, RIGHT, source=src, mutate=add_one,
+                   limits=Limits(**{**FAST.__dict__, "cell_timeout": 3}))
+    assert result.score == 3.0
+    assert [(t.cell, t.status) for t in result.cell_times] == [
+        ("cell 0", "ok"), ("square", "ok"), ("cell 2", "ok"), ("cell 3", "timeout"),
+        ("added cell", "ok")]
+    by_cell = {t.cell: t for t in result.cell_times}
+    assert by_cell["cell 2"].seconds >= 1.5                      # it slept 1.5 s
+    assert by_cell["cell 3"].seconds >= 3 and by_cell["cell 3"].limit == 3
+    assert result.cells[0].seconds > 0                            # three queries were asked
+    assert NotebookResult.from_data(json.loads(json.dumps(result.to_data()))) == result
+
+
 # ------------------------------------------------------------------------ hostile: the grade
 
 HACK_REBIND = """
