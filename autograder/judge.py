@@ -52,7 +52,7 @@ from typing import Any, Callable
 from course import checks as C
 from course import notebook_rules as rules
 from course.protocol import AnswerError
-from autograder import integrity
+from autograder import integrity, reveal
 from autograder.integrity import Flag  # re-exported: part of this module's API
 from autograder.results import CellResult, CellTime, CheckLine, NotebookResult
 from autograder.session import KernelSession, Limits, QueryTimeout
@@ -108,6 +108,7 @@ def judge_suite(suite: C.Suite, ask: Callable[[Any], Any], reference, scale: str
     lines, problems = [], []
     for i, chk in enumerate(suite.checks):
         key, hidden = repr(chk.query), i >= first_hidden
+        want = None
         try:
             if key not in answers:
                 disclosure.hidden_asked |= hidden
@@ -128,7 +129,8 @@ def judge_suite(suite: C.Suite, ask: Callable[[Any], Any], reference, scale: str
             after = False
         shown = "" if hidden else disclosure.detail(outcome.detail, after, chk.hint)
         lines.append(CheckLine(chk.label, bool(outcome.passed), printable(outcome.detail), hidden,
-                               float(chk.weight), shown))
+                               float(chk.weight), shown,
+                               *(_in_words(chk, reference, scale, want) if hidden else ())))
     total = sum(line.weight for line in lines)
     passed = sum(line.weight for line in lines if line.passed)
     score = points * passed / total if total else 0.0
@@ -136,6 +138,17 @@ def judge_suite(suite: C.Suite, ask: Callable[[Any], Any], reference, scale: str
                       printable("; ".join(problems)),
                       student_note="a check could not be judged (the grader's error: your "
                       "instructor will look at it)" if problems else None)
+
+
+def _in_words(chk: C.Check, reference, scale: str, want: Any) -> tuple[str, str]:
+    """(asked, wanted) of a hidden check for its CheckLine (autograder/reveal.py); `want`: the
+    reference's value when judging computed it (else it is computed here, if it can be)."""
+    try:
+        if chk.ref is not None:
+            want = C.select(want if want is not None else expected(chk, reference), chk.key)
+    except Exception:  # the check's own line says so, when it mattered
+        want = None
+    return printable(reveal.asked(chk)), printable(reveal.wanted(chk, scale, want))
 
 
 def _cell_timeout(cell, limits: Limits) -> float:

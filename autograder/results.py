@@ -27,6 +27,10 @@ class CheckLine:
     hidden: bool
     weight: float
     student_detail: str | None = None  # what feedback shows of a visible check; None: detail
+    # a hidden check's query and expectation in the lab author's words (autograder/reveal.py):
+    # the instructor's, and `full` feedback's after the deadline; "" for visible checks
+    asked: str = ""
+    wanted: str = ""
 
     @property
     def shown_detail(self) -> str:
@@ -36,7 +40,8 @@ class CheckLine:
     def from_data(cls, d: dict) -> "CheckLine":
         shown = d.get("student_detail")
         return cls(str(d["label"]), bool(d["passed"]), str(d["detail"]), bool(d["hidden"]),
-                   float(d["weight"]), None if shown is None else str(shown))
+                   float(d["weight"]), None if shown is None else str(shown),
+                   str(d.get("asked", "")), str(d.get("wanted", "")))
 
 
 @dataclasses.dataclass(frozen=True)

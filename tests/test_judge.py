@@ -155,6 +155,13 @@ def test_correct_scores_full_and_wrong_partially(tmp_path):
     assert verdicts["matches the reference"][0] is False
     hidden = [c.hidden for c in wrong.cells[0].checks]
     assert hidden == [False, False, True]
+    # the hidden check in the lab author's words, for `full` feedback after the deadline
+    import numpy as np
+    first = np.random.default_rng(5).standard_normal(3)[0] ** 2   # square of randn(3, seed=5)
+    ref_line = wrong.cells[0].checks[2]
+    assert ref_line.asked == "call('square', randn(3, seed=5))"
+    assert ref_line.wanted.startswith(f"[{first:.4f}, ") and "relative error 1e-06" in ref_line.wanted
+    assert [(c.asked, c.wanted) for c in wrong.cells[0].checks[:2]] == [("", "")] * 2
 
 
 def test_exception_in_student_code_is_a_fail_line_and_later_checks_run(tmp_path):
