@@ -110,23 +110,26 @@ def _timed_cells(student: str, result) -> list[dict]:
     return rows
 
 
+def _table(df: pd.DataFrame, by, columns: list[str], row) -> pd.DataFrame:
+    """One row per group of `df` by `by`, in first-seen order: ``row(key, group)``."""
+    if df.empty:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame([row(key, g) for key, g in df.groupby(by, sort=False)], columns=columns)
+
+
 def _time_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per cell: over the submissions that ran it, the median and the longest time
     it used (a cell's runs in one submission added up), its time limit, and how many runs
     went past it, killed the kernel or flooded output. Slowest (median) first."""
-    columns = ["cell", "kind", "submissions", "median_s", "max_s", "limit", "timeout",
-               "dead", "flood"]
-    if df.empty:
-        return pd.DataFrame(columns=columns)
-    rows = []
-    for (cell, kind), g in df.groupby(["cell", "kind"], sort=False):
+    def row(key, g):
         per_student = g.groupby("student")["seconds"].sum()
         status = g["status"].value_counts()
-        rows.append({"cell": cell, "kind": kind, "submissions": len(per_student),
-                     "median_s": float(per_student.median()), "max_s": float(per_student.max()),
-                     "limit": float(g["limit"].max()),
-                     **{s: int(status.get(s, 0)) for s in ("timeout", "dead", "flood")}})
-    return (pd.DataFrame(rows, columns=columns)
+        return {"cell": key[0], "kind": key[1], "submissions": len(per_student),
+                "median_s": float(per_student.median()), "max_s": float(per_student.max()),
+                "limit": float(g["limit"].max()),
+                **{s: int(status.get(s, 0)) for s in ("timeout", "dead", "flood")}}
+    return (_table(df, ["cell", "kind"], ["cell", "kind", "submissions", "median_s", "max_s",
+                                          "limit", "timeout", "dead", "flood"], row)
             .sort_values(["median_s", "max_s"], ascending=False, kind="stable")
             .reset_index(drop=True))
 
@@ -138,37 +141,30 @@ def _most_common(messages: pd.Series) -> tuple[str, int]:
 
 def _check_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per check: how many were judged on it, failed it, and the commonest message."""
-    columns = ["cell", "check", "hidden", "weight", "students", "failed", "share_failed",
-               "message", "message_count"]
-    if df.empty:
-        return pd.DataFrame(columns=columns)
-    rows = []
-    for (cell, check), g in df.groupby(["cell", "check"], sort=False):
+    def row(key, g):
         failed = g[~g["passed"]]
         message, count = _most_common(failed["message"])
-        rows.append({"cell": cell, "check": check, "hidden": bool(g["hidden"].any()),
-                     "weight": float(g["weight"].iloc[0]), "students": len(g),
-                     "failed": len(failed), "share_failed": len(failed) / len(g),
-                     "message": message, "message_count": count})
-    return (pd.DataFrame(rows, columns=columns)
+        return {"cell": key[0], "check": key[1], "hidden": bool(g["hidden"].any()),
+                "weight": float(g["weight"].iloc[0]), "students": len(g),
+                "failed": len(failed), "share_failed": len(failed) / len(g),
+                "message": message, "message_count": count}
+    return (_table(df, ["cell", "check"], ["cell", "check", "hidden", "weight", "students",
+                                           "failed", "share_failed", "message",
+                                           "message_count"], row)
             .sort_values(["share_failed", "cell"], ascending=[False, True], kind="stable")
             .reset_index(drop=True))
 
 
 def _cell_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per graded cell: mean score, full marks, how many never judged."""
-    columns = ["cell", "points", "mean_score", "full_marks", "not_judged", "manual"]
-    if df.empty:
-        return pd.DataFrame(columns=columns)
-    rows = []
-    for cell, g in df.groupby("cell", sort=False):
+    def row(cell, g):
         manual = bool(g["manual"].all())
-        rows.append({"cell": cell, "points": float(g["points"].iloc[0]),
-                     "mean_score": float(g["score"].mean()),
-                     "full_marks": int((g["score"] >= g["points"]).sum()),
-                     "not_judged": 0 if manual else int((~g["judged"]).sum()),
-                     "manual": manual})
-    return pd.DataFrame(rows, columns=columns)
+        return {"cell": cell, "points": float(g["points"].iloc[0]),
+                "mean_score": float(g["score"].mean()),
+                "full_marks": int((g["score"] >= g["points"]).sum()),
+                "not_judged": 0 if manual else int((~g["judged"]).sum()), "manual": manual}
+    return _table(df, "cell", ["cell", "points", "mean_score", "full_marks", "not_judged",
+                               "manual"], row)
 
 
 # ---------------------------------------------------------------------------- rendering
