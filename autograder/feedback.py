@@ -6,8 +6,9 @@ details (expected vs received, the hint), a hidden check by its label and verdic
 and the problems met while running the notebook; `full`, once the lab's deadline has
 passed, each hidden check with what it asked, what it expected and why it failed. The
 policy is the instructor's: the source notebook's ``metadata.course.reveal`` or --reveal
-(which wins), never the submission's; before the deadline (the gradebook's duedate, or
---deadline) a page shows `messages` at most, and `full` with no deadline known is refused.
+(which wins), never the submission's; before the deadline (the gradebook's duedate and
+the longest extension, or --deadline) a page shows `messages` at most, and `full` with no
+deadline known is refused.
 Integrity flags are listed under every policy.
 
 The page is built from the recorded check lines (results.json), not from the instructor's
