@@ -104,6 +104,9 @@ def test_full_after_the_deadline_shows_hidden_checks_asked_and_expected_escaped(
     assert "<script>" not in page and "<img" not in page
     assert str(escape(HOSTILE)) in page
     assert "the deadline has passed" in page
+    # the page is all that is written for the student: no JSON or other file beside it
+    assert [p.relative_to(course.feedback).as_posix() for p in course.feedback.rglob("*")
+            if p.is_file()] == [f"alice/{LAB}/{LAB}.html"]
 
 
 # ------------------------------------------------------------------------ the deadline
