@@ -59,7 +59,8 @@ class Line:
 
 def student_lines(cell: CellResult, policy: str = reveal.DEFAULT) -> list[Line]:
     """A cell's check lines as `policy` shows them: none (points); every hidden check's detail
-    dropped (messages); hidden checks whole (full, which the caller allows after the deadline)."""
+    dropped (messages); hidden checks whole, and visible ones without the withholding that
+    protects hidden inputs (full, which the caller allows after the deadline only)."""
     if policy not in reveal.POLICIES:
         raise reveal.RevealError(f"unknown reveal policy {policy!r}")
     if policy == "points":
@@ -73,9 +74,9 @@ def student_lines(cell: CellResult, policy: str = reveal.DEFAULT) -> list[Line]:
                             chk.asked, chk.wanted))
         elif chk.hidden:
             out.append(Line(f"{verdict}  {chk.label} (hidden check)", chk.passed, True))
-        else:
-            out.append(Line(f"{verdict}  {chk.label}"
-                            + (f": {chk.shown_detail}" if chk.shown_detail else ""),
+        else:  # after the deadline hidden inputs are shown: nothing left to withhold
+            detail = chk.detail if policy == "full" else chk.shown_detail
+            out.append(Line(f"{verdict}  {chk.label}" + (f": {detail}" if detail else ""),
                             chk.passed, False))
     return out
 

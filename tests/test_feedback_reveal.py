@@ -17,6 +17,7 @@ from autograder import cli
 from autograder.feedback import generate_feedback
 from autograder.gradebook import record
 from autograder.results import CellResult, CheckLine, NotebookResult
+from autograder.untrusted import WITHHELD
 from classbook import LAB, ONE_HOT, SOFTMAX, graded_class, submit
 
 HOSTILE = "raised ValueError: <script>alert('pwned')</script><img src=x onerror=alert(1)>"
@@ -24,17 +25,20 @@ ASKED = "call('one_hot', randint(0, 3, 4, seed=9), 3)"
 WANTED = "[[0., 1., 0.], [1., 0., 0.], ...], within relative error 1e-06"
 MISSED = "expected [0., 1., 0., 1.], received [1., 0., 0., 1.] (relative error 1.0e+00)"
 SOFTMAX_ASKED = "call('softmax', randn(2, 5, seed=3, scale=50))"
+# a visible check asked after a hidden one: its detail withheld until the deadline
+WITHHELD_DETAIL = "expected [1., 1.], received [0.5, 2.] (relative error 6.0e-01)"
 DAY = datetime.timedelta(days=1)
 NOW = datetime.datetime(2026, 12, 1, 12, 0)
 
 
 def _result() -> NotebookResult:
-    """A visible pass and a hidden failure in each cell; softmax's carries a hostile message."""
+    """One-hot: a visible pass, a hidden failure; softmax: a visible failure withheld (asked
+    after a hidden query) and a hidden failure carrying a hostile message."""
     one_hot = CellResult(ONE_HOT, 3.0, 1.5, (
         CheckLine("shape of one_hot(y, 3)", True, "", False, 1.0, ""),
         CheckLine("new labels", False, MISSED, True, 1.0, "", ASKED, WANTED)))
-    softmax = CellResult(SOFTMAX, 3.0, 1.5, (
-        CheckLine("rows sum to one", True, "", False, 1.0, ""),
+    softmax = CellResult(SOFTMAX, 3.0, 0.0, (
+        CheckLine("rows sum to one", False, WITHHELD_DETAIL, False, 1.0, WITHHELD),
         CheckLine("large scores", False, HOSTILE, True, 1.0, "", SOFTMAX_ASKED, "shape (2, 5)")))
     return NotebookResult(LAB, (one_hot, softmax), (), ("cell 7 raised NameError",), True, 9.0,
                           ("cell 7 raised NameError",))
@@ -69,7 +73,7 @@ def _page(course, **kw) -> str:
 
 
 def _hidden_content_absent(page: str) -> None:
-    for secret in (ASKED, WANTED, MISSED, SOFTMAX_ASKED, "randint(", "alert"):
+    for secret in (ASKED, WANTED, MISSED, SOFTMAX_ASKED, "randint(", "alert", WITHHELD_DETAIL):
         assert secret not in page and str(escape(secret)) not in page, secret
 
 
@@ -77,8 +81,8 @@ def _hidden_content_absent(page: str) -> None:
 
 def test_points_shows_each_cells_score_and_no_check_at_all(course):
     page = _page(course, reveal_policy="points")
-    assert "3 / 6 points" in page
-    assert page.count("1.5 / 3</h2>") == 2
+    assert "1.5 / 6 points" in page
+    assert "1.5 / 3</h2>" in page and "0 / 3</h2>" in page
     for text in ("PASS", "FAIL", "shape of one_hot", "new labels", "hidden check",
                  "raised NameError", "No checks ran"):
         assert text not in page, text
@@ -87,7 +91,8 @@ def test_points_shows_each_cells_score_and_no_check_at_all(course):
 
 def test_messages_by_default_shows_every_line_and_hidden_checks_by_label_only(course):
     page = _page(course)
-    assert "PASS  shape of one_hot(y, 3)" in page and "PASS  rows sum to one" in page
+    assert "PASS  shape of one_hot(y, 3)" in page
+    assert f"FAIL  rows sum to one: {escape(WITHHELD)}" in page
     assert "FAIL  new labels (hidden check)</li>" in page
     assert "FAIL  large scores (hidden check)</li>" in page
     assert "cell 7 raised NameError" in page
@@ -104,6 +109,7 @@ def test_full_after_the_deadline_shows_hidden_checks_asked_and_expected_escaped(
     assert "<script>" not in page and "<img" not in page
     assert str(escape(HOSTILE)) in page
     assert "the deadline has passed" in page
+    assert f"FAIL  rows sum to one: {escape(WITHHELD_DETAIL)}" in page   # nothing to withhold
     # the page is all that is written for the student: no JSON or other file beside it
     assert [p.relative_to(course.feedback).as_posix() for p in course.feedback.rglob("*")
             if p.is_file()] == [f"alice/{LAB}/{LAB}.html"]
@@ -170,7 +176,7 @@ def _with_lab_policy(course, tmp_path, policy):
 def test_the_labs_metadata_sets_the_policy_and_the_command_line_wins(course, tmp_path):
     lab_points = _with_lab_policy(course, tmp_path, "points")
     assert "PASS" not in _page(lab_points)
-    assert "PASS  rows sum to one" in _page(lab_points, reveal_policy="messages")
+    assert "PASS  shape of one_hot(y, 3)" in _page(lab_points, reveal_policy="messages")
 
 
 def test_a_submissions_own_metadata_asking_for_full_gets_the_labs_policy(course):
