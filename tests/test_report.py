@@ -113,6 +113,6 @@ def test_the_page_has_every_section_with_the_numbers_and_escapes_student_text(tm
     assert "median 20.0 s, longest 600.0 s" in time
     softmax_run = re.search(r"<tr class='warn'><td><code>orientation-softmax</code></td>.*?</tr>",
                             time).group(0)   # the per-cell row: median, longest, limit, events
-    assert re.findall(r"class='n'>([^<]*)<", softmax_run) == ["2", "30.2", "60.0", "60", "1",
+    assert re.findall(r"class='n'>([^<]*)<", softmax_run) == ["2", "30.20", "60.00", "60", "1",
                                                               "0", "0"]
     assert "1 of the graded submissions were recorded before cells were timed" in time
