@@ -116,3 +116,27 @@ def test_the_page_has_every_section_with_the_numbers_and_escapes_student_text(tm
     assert re.findall(r"class='n'>([^<]*)<", softmax_run) == ["2", "30.20", "60.00", "60", "1",
                                                               "0", "0"]
     assert "1 of the graded submissions were recorded before cells were timed" in time
+
+
+def test_a_graded_notebooks_cell_times_reach_the_report_page(tmp_path):
+    """Lab 00's solution graded in process (a real kernel): each code cell's seconds are in
+    the result and, through the gradebook's results.json, in the page's per-cell table."""
+    from autograder.config import REPO, Course
+    from autograder.judge import grade_notebook
+    from autograder.report import render
+
+    source = Course(tmp_path, REPO).source_notebook(LAB)
+    result = grade_notebook(source, source, tmp_path / "work", lab=LAB)
+    assert result.score == result.max_score == 6.0
+    times = {t.cell: t for t in result.cell_times}
+    assert {"setup-imports", "orientation-one-hot", "orientation-softmax"} <= set(times)
+    assert all(t.status == "ok" and t.limit > 0 for t in times.values())
+    assert times["setup-imports"].seconds > 0.1           # it imports numpy and Keras
+    assert all(c.seconds > 0 for c in result.cells)     # each test cell's checks were asked
+    report = class_report(graded_class(tmp_path / "course", {"alice": result}), LAB)
+    row = report.times.set_index(["cell", "kind"]).loc[("setup-imports", "run")]
+    assert (row.submissions, row.median_s, row.max_s) == \
+        (1, times["setup-imports"].seconds, times["setup-imports"].seconds)
+    table = render(report).split("id='cell-times'")[1].split("id='integrity'")[0]
+    imports = re.search(r"<tr><td><code>setup-imports</code></td>.*?</tr>", table).group(0)
+    assert f"<td class='n'>{times['setup-imports'].seconds:.2f}</td>" in imports
