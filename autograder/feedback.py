@@ -43,7 +43,11 @@ class FeedbackFile:
     path: Path
     score: float
     max_score: float
-    policy: str = reveal.DEFAULT
+    reveal: reveal.Reveal   # the lab's policy, deadline and what the page shows
+
+    @property
+    def policy(self) -> str:
+        return self.reveal.policy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,11 +132,12 @@ def generate_feedback(course: Course, lab: str | None = None, student: str | Non
         recorded = read_results(course, row.student, row.lab)
         if recorded is None:
             continue
-        policy = reveals[row.lab].policy
+        shown = reveals[row.lab]
         path = course.feedback / row.student / row.lab / f"{row.lab}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render(recorded, row.score, row.max_score, policy), encoding="utf-8")
-        made.append(FeedbackFile(row.student, row.lab, path, row.score, row.max_score, policy))
+        path.write_text(render(recorded, row.score, row.max_score, shown.policy),
+                        encoding="utf-8")
+        made.append(FeedbackFile(row.student, row.lab, path, row.score, row.max_score, shown))
     return made
 
 
@@ -170,17 +175,15 @@ def add_parser(sub):
 
 def main(args) -> int:
     course = course_from(args.course)
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     try:
         made = generate_feedback(course, args.lab, args.student, reveal_policy=args.reveal,
-                                 deadline=args.deadline, now=now)
+                                 deadline=args.deadline)
     except reveal.RevealError as exc:
         print(f"error: {exc}")
         return 2
     for f in made:
         print(printable(f"{f.student:20s} {f.lab:16s} {f.score:g}/{f.max_score:g}  {f.path}"))
-    for r in lab_reveals(course, sorted({f.lab for f in made}), reveal_policy=args.reveal,
-                         deadline=args.deadline, now=now).values():
-        print(r.describe())
+    for line in dict.fromkeys(f.reveal.describe() for f in made):
+        print(line)
     print(f"{len(made)} feedback pages under {course.feedback}")
     return 0
