@@ -98,6 +98,8 @@ def resolve(lab: str, source_nb: dict, *, reveal: str | None = None,
                        (from_lab, "the lab's metadata") if from_lab is not None else
                        (DEFAULT, "the default"))
     duedate, extension = due
+    if deadline is not None and deadline.tzinfo is not None:
+        deadline = deadline.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     base, by = (deadline, "--deadline") if deadline is not None else (duedate, "the gradebook")
     if base is None and asked == "full":
         raise RevealError(
