@@ -197,3 +197,25 @@ def test_an_unknown_policy_in_the_labs_metadata_is_refused(course, tmp_path, cap
     from autograder.reveal import RevealError
     with pytest.raises(RevealError, match="course.reveal must be one of points, messages, full"):
         _page(lab)
+
+
+# ------------------------------------------------------------------------ hidden checks in words
+
+@pytest.mark.parametrize("query", [
+    "call('softmax', randn(2, 5, seed=3, scale=50))",
+    "call('one_hot', randint(0, 7, 25, seed=11), 7)",
+    "call('f', uniform(3, 1, low=-2, high=2, seed=4), [[1.0, 2.0]], (2, 3), k=randn(4, seed=1))",
+    "run('m = Linear(W); y = m.forward(x)', outputs={'y': 'y', 'dW': 'm.dW'}, W=randn(3, 2, seed=1), x=randn(5, 3, seed=2))",
+    "value('n_test')",
+    "trained_model('model', 'mnist', limit=1000, classes=(0, 1))",
+])
+def test_a_hidden_checks_query_in_words_is_the_lab_authors_own_call(query):
+    """What `full` feedback shows a student as "asked" is the course.checks call that makes
+    the same query again (the student can run it on the same seeded inputs)."""
+    from course import checks as C
+    from autograder.reveal import asked
+
+    scope = {name: getattr(C, name) for name in C.__all__}
+    chk = C.check("x", eval(query, scope), shape=(1,))
+    assert asked(chk) == query
+    assert eval(asked(chk), scope) == chk.query
