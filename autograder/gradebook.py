@@ -215,6 +215,22 @@ def scores(course: Course) -> list[Row]:
     return sorted(rows, key=lambda r: (r.student, r.lab))
 
 
+def due_date(course: Course, lab: str) -> tuple[datetime.datetime | None, datetime.timedelta]:
+    """The lab's duedate as nbgrader's gradebook holds it (naive UTC; None when unset) and the
+    longest extension granted to any of its submissions (nbgrader's per-student extension)."""
+    from nbgrader.api import Assignment, SubmittedAssignment
+
+    with _reading(course) as db:
+        if db is None:
+            return None, datetime.timedelta()
+        assignment = db.query(Assignment).filter(Assignment.name == lab).one_or_none()
+        extensions = [s.extension for s in db.query(SubmittedAssignment)
+                      .filter(SubmittedAssignment.assignment_id == assignment.id)
+                      if s.extension] if assignment is not None else []
+        return (None if assignment is None else assignment.duedate,
+                max(extensions, default=datetime.timedelta()))
+
+
 def read_results(course: Course, student: str, lab: str) -> Recorded | None:
     """The recorded result of a graded submission (None when there is none)."""
     path = course.autograded / student / lab / "results.json"

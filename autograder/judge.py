@@ -41,6 +41,7 @@ instructor.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import shutil
 import time
@@ -51,9 +52,9 @@ from typing import Any, Callable
 from course import checks as C
 from course import notebook_rules as rules
 from course.protocol import AnswerError
-from autograder import integrity
+from autograder import integrity, reveal
 from autograder.integrity import Flag  # re-exported: part of this module's API
-from autograder.results import CellResult, CheckLine, NotebookResult
+from autograder.results import CellResult, CellTime, CheckLine, NotebookResult
 from autograder.session import KernelSession, Limits, QueryTimeout
 from autograder.untrusted import Disclosure, exception_name, printable
 
@@ -107,6 +108,7 @@ def judge_suite(suite: C.Suite, ask: Callable[[Any], Any], reference, scale: str
     lines, problems = [], []
     for i, chk in enumerate(suite.checks):
         key, hidden = repr(chk.query), i >= first_hidden
+        want = None
         try:
             if key not in answers:
                 disclosure.hidden_asked |= hidden
@@ -127,7 +129,8 @@ def judge_suite(suite: C.Suite, ask: Callable[[Any], Any], reference, scale: str
             after = False
         shown = "" if hidden else disclosure.detail(outcome.detail, after, chk.hint)
         lines.append(CheckLine(chk.label, bool(outcome.passed), printable(outcome.detail), hidden,
-                               float(chk.weight), shown))
+                               float(chk.weight), shown,
+                               *(_in_words(chk, reference, scale, want) if hidden else ())))
     total = sum(line.weight for line in lines)
     passed = sum(line.weight for line in lines if line.passed)
     score = points * passed / total if total else 0.0
@@ -135,6 +138,17 @@ def judge_suite(suite: C.Suite, ask: Callable[[Any], Any], reference, scale: str
                       printable("; ".join(problems)),
                       student_note="a check could not be judged (the grader's error: your "
                       "instructor will look at it)" if problems else None)
+
+
+def _in_words(chk: C.Check, reference, scale: str, want: Any) -> tuple[str, str]:
+    """(asked, wanted) of a hidden check for its CheckLine (autograder/reveal.py); `want`: the
+    reference's value when judging computed it (else it is computed here, if it can be)."""
+    try:
+        if chk.ref is not None:
+            want = C.select(want if want is not None else expected(chk, reference), chk.key)
+    except Exception:  # the check's own line says so, when it mattered
+        want = None
+    return printable(reveal.asked(chk)), printable(reveal.wanted(chk, scale, want))
 
 
 def _cell_timeout(cell, limits: Limits) -> float:
@@ -149,18 +163,30 @@ class _Run:
     they stand, and a kernel that died restarted with the cells before it run again."""
 
     def __init__(self, session: KernelSession, limits: Limits, deadline: float,
-                 problems: Disclosure, queries: int):
+                 problems: Disclosure, queries: int, source_nb):
         self.session, self.limits, self.deadline = session, limits, deadline
         self.problems = problems
         self.queries_left = queries  # distinct queries of the whole notebook not asked yet
         self.shared = False          # a query timed out: the rest share what time is left
         self.ran: list = []  # cells to run again after a restart, in order
+        self.times: list[CellTime] = []
+        # a cell's name in CellTime, the source's for every student (see results.CellTime):
+        # found by its grade_id, else its cell id; never a name the submission made up
+        self.names: dict[str, str] = {}
+        for i, c in enumerate(source_nb.cells):
+            for key in (integrity.grade_id(c), c.get("id")):
+                if key:
+                    self.names.setdefault(str(key), integrity.grade_id(c) or f"cell {i}")
 
     def run_cell(self, cell) -> None:
         left = self.deadline - time.monotonic()
         if left <= 0 or not self.revive():
             return
-        res = self.session.run_cell(cell.source, min(_cell_timeout(cell, self.limits), left))
+        limit = min(_cell_timeout(cell, self.limits), left)
+        res = self.session.run_cell(cell.source, limit)
+        name = (self.names.get(str(integrity.grade_id(cell)))
+                or self.names.get(str(cell.get("id"))) or "added cell")
+        self.times.append(CellTime(name, round(res.seconds, 3), res.status, round(limit, 3)))
         where = integrity.grade_id(cell) or f"cell {cell.get('_index', '?')}"
         if res.status in ("timeout", "flood", "dead"):
             what = {"timeout": "ran past its time limit", "flood": "printed too much output",
@@ -230,8 +256,10 @@ class _Run:
             self.problems.add(f"{gid}: the source test cell declares no checks ({exc})")
             return CellResult(gid, points, 0.0, (), "not gradable: the test cell declares no "
                               "checks (instructor's error)")
+        t0 = time.monotonic()
         cell = judge_suite(suite, self.ask, reference, scale, points=points, grade_id=gid,
                            disclosure=self.problems)
+        cell = dataclasses.replace(cell, seconds=round(time.monotonic() - t0, 3))
         if cell.note:
             self.problems.add(f"{gid}: {cell.note}", after_hidden=f"{gid}: {cell.shown_note}")
         return cell
@@ -313,6 +341,7 @@ def grade_notebook(source: Path, submission: Path, workdir: Path, *, lab: str,
     results: dict[str, CellResult] = {}
     problems = Disclosure()
     sandboxed = False
+    times: list[CellTime] = []
     if nb is not None:
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -331,7 +360,8 @@ def grade_notebook(source: Path, submission: Path, workdir: Path, *, lab: str,
             plan = _plan(source_nb, nb)
             run = _Run(session, limits, t0 + min(limits.notebook_timeout,
                                                  limits.submission_timeout), problems,
-                       sum(_distinct_queries(cell) for kind, cell in plan if kind == "test"))
+                       sum(_distinct_queries(cell) for kind, cell in plan if kind == "test"),
+                       source_nb)
             try:
                 for kind, cell in plan:
                     if kind == "run":
@@ -343,6 +373,7 @@ def grade_notebook(source: Path, submission: Path, workdir: Path, *, lab: str,
                                   "limit; later cells were not run")
             finally:
                 session.stop()
+                times = run.times
     cells = []
     for c in source_nb.cells:
         gid = integrity.grade_id(c)
@@ -357,4 +388,4 @@ def grade_notebook(source: Path, submission: Path, workdir: Path, *, lab: str,
             why = "the submission is not a valid notebook" if nb is None else "not graded"
             cells.append(CellResult(gid, rules.points(c), 0.0, (), why))
     return NotebookResult(lab, tuple(cells), tuple(flags), tuple(problems.instructor), sandboxed,
-                          round(time.monotonic() - t0, 3), tuple(problems.student))
+                          round(time.monotonic() - t0, 3), tuple(problems.student), tuple(times))

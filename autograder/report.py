@@ -4,19 +4,17 @@
 one self-contained page (plots embedded as PNG, no server) with the score histogram; per
 check, the share of the class that failed it and its most common message (hidden checks
 included: this page is the instructor's, never a student's); per graded cell, its scores;
-the time each notebook took, and the cells where runs went past their time limit or killed
-the kernel; integrity flags; the submissions that did not run to the end and those
-collected but not graded. It reads the gradebook and each results.json (nothing is graded
-again); every student-derived string reaches the page HTML-escaped (the template
-autoescapes).
-
-The judge records one run time per notebook, not per cell: the page shows that, and per
-cell only the time-limit events the run recorded.
+the time each notebook took and, per cell, the time used over the class (median and
+longest: each code cell's run, each test cell's checks) with the runs that went past the
+cell's time limit, killed the kernel or flooded output; integrity flags; the submissions
+that did not run to the end and those collected but not graded. It reads the gradebook and
+each results.json (nothing is graded again); every student-derived string reaches the page
+HTML-escaped (the template autoescapes). Results recorded before the judge timed cells
+have no per-cell times: the page counts them.
 """
 from __future__ import annotations
 
 import base64
-import collections
 import dataclasses
 import io
 import re
@@ -33,8 +31,6 @@ MESSAGE_CHARS = 300
 # what the judge writes when a run stopped early (autograder/judge.py's error lines)
 STOPPED = re.compile(r"ran past its|killed the kernel|printed too much output|"
                      r"could not start|could not be restarted")
-CELL_EVENT = re.compile(r"^(?P<cell>\S+(?: \d+)?) (?P<what>ran past its time limit|"
-                        r"killed the kernel|printed too much output)")
 
 
 @dataclasses.dataclass
@@ -45,7 +41,8 @@ class ClassReport:
     submissions: pd.DataFrame  # student, score, max_score, seconds, ran, sandboxed
     checks: pd.DataFrame       # cell, check, hidden, students, failed, share_failed, message, ...
     cells: pd.DataFrame        # cell, points, mean_score, full_marks, not_judged, manual
-    stops: pd.DataFrame        # cell, what (ran past its time limit, ...), runs
+    times: pd.DataFrame        # cell, kind, submissions, median_s, max_s, limit, timeout, ...
+    untimed: int               # graded submissions recorded without per-cell times
     flags: pd.DataFrame        # student, code, cell, message
     unfinished: pd.DataFrame   # student, why
     ungraded: list[str]        # collected, not graded (yet)
@@ -66,9 +63,8 @@ def _stopped_early(result) -> list[str]:
 
 def class_report(course: Course, lab: str) -> ClassReport:
     """The tables of `lab`'s report, from the gradebook's scores and the recorded results."""
-    subs, checks, cells, flags, unfinished = [], [], [], [], []
-    events: collections.Counter = collections.Counter()
-    graded = set()
+    subs, checks, cells, flags, unfinished, times = [], [], [], [], [], []
+    graded, untimed = set(), 0
     for row in scores(course):
         if row.lab != lab:
             continue
@@ -90,19 +86,52 @@ def class_report(course: Course, lab: str) -> ClassReport:
         flags += [{"student": row.student, "code": f.code, "cell": f.cell or "",
                    "message": _short(f.message)} for f in result.flags]
         unfinished += [{"student": row.student, "why": why} for why in _stopped_early(result)]
-        for error in result.errors:
-            if m := CELL_EVENT.match(error):
-                events[(m["cell"], m["what"])] += 1
+        if result.cell_times:
+            times += _timed_cells(row.student, result)
+        elif any(c.checks for c in result.cells):  # it ran, before cells were timed
+            untimed += 1
     submitted = course.submitted
     ungraded = sorted(p.parent.name for p in submitted.glob(f"*/{lab}") if p.is_dir()
                       and p.parent.name not in graded) if submitted.is_dir() else []
     return ClassReport(lab, pd.DataFrame(subs, columns=["student", "score", "max_score",
                                                         "seconds", "ran", "sandboxed"]),
                        _check_table(pd.DataFrame(checks)), _cell_table(pd.DataFrame(cells)),
-                       pd.DataFrame([(c, w, n) for (c, w), n in events.most_common()],
-                                    columns=["cell", "what", "runs"]),
+                       _time_table(pd.DataFrame(times)), untimed,
                        pd.DataFrame(flags, columns=["student", "code", "cell", "message"]),
                        pd.DataFrame(unfinished, columns=["student", "why"]), ungraded)
+
+
+def _timed_cells(student: str, result) -> list[dict]:
+    """One row per run of a code cell and per test cell's checks, of one submission."""
+    rows = [{"student": student, "cell": t.cell, "kind": "run", "seconds": t.seconds,
+             "status": t.status, "limit": t.limit} for t in result.cell_times]
+    rows += [{"student": student, "cell": c.grade_id, "kind": "checks", "seconds": c.seconds,
+              "status": "ok", "limit": float("nan")} for c in result.cells if c.checks]
+    return rows
+
+
+def _table(df: pd.DataFrame, by, columns: list[str], row) -> pd.DataFrame:
+    """One row per group of `df` by `by`, in first-seen order: ``row(key, group)``."""
+    if df.empty:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame([row(key, g) for key, g in df.groupby(by, sort=False)], columns=columns)
+
+
+def _time_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell: over the submissions that ran it, the median and the longest time
+    it used (a cell's runs in one submission added up), its time limit, and how many runs
+    went past it, killed the kernel or flooded output. Slowest (median) first."""
+    def row(key, g):
+        per_student = g.groupby("student")["seconds"].sum()
+        status = g["status"].value_counts()
+        return {"cell": key[0], "kind": key[1], "submissions": len(per_student),
+                "median_s": float(per_student.median()), "max_s": float(per_student.max()),
+                "limit": float(g["limit"].max()),
+                **{s: int(status.get(s, 0)) for s in ("timeout", "dead", "flood")}}
+    return (_table(df, ["cell", "kind"], ["cell", "kind", "submissions", "median_s", "max_s",
+                                          "limit", "timeout", "dead", "flood"], row)
+            .sort_values(["median_s", "max_s"], ascending=False, kind="stable")
+            .reset_index(drop=True))
 
 
 def _most_common(messages: pd.Series) -> tuple[str, int]:
@@ -112,37 +141,30 @@ def _most_common(messages: pd.Series) -> tuple[str, int]:
 
 def _check_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per check: how many were judged on it, failed it, and the commonest message."""
-    columns = ["cell", "check", "hidden", "weight", "students", "failed", "share_failed",
-               "message", "message_count"]
-    if df.empty:
-        return pd.DataFrame(columns=columns)
-    rows = []
-    for (cell, check), g in df.groupby(["cell", "check"], sort=False):
+    def row(key, g):
         failed = g[~g["passed"]]
         message, count = _most_common(failed["message"])
-        rows.append({"cell": cell, "check": check, "hidden": bool(g["hidden"].any()),
-                     "weight": float(g["weight"].iloc[0]), "students": len(g),
-                     "failed": len(failed), "share_failed": len(failed) / len(g),
-                     "message": message, "message_count": count})
-    return (pd.DataFrame(rows, columns=columns)
+        return {"cell": key[0], "check": key[1], "hidden": bool(g["hidden"].any()),
+                "weight": float(g["weight"].iloc[0]), "students": len(g),
+                "failed": len(failed), "share_failed": len(failed) / len(g),
+                "message": message, "message_count": count}
+    return (_table(df, ["cell", "check"], ["cell", "check", "hidden", "weight", "students",
+                                           "failed", "share_failed", "message",
+                                           "message_count"], row)
             .sort_values(["share_failed", "cell"], ascending=[False, True], kind="stable")
             .reset_index(drop=True))
 
 
 def _cell_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per graded cell: mean score, full marks, how many never judged."""
-    columns = ["cell", "points", "mean_score", "full_marks", "not_judged", "manual"]
-    if df.empty:
-        return pd.DataFrame(columns=columns)
-    rows = []
-    for cell, g in df.groupby("cell", sort=False):
+    def row(cell, g):
         manual = bool(g["manual"].all())
-        rows.append({"cell": cell, "points": float(g["points"].iloc[0]),
-                     "mean_score": float(g["score"].mean()),
-                     "full_marks": int((g["score"] >= g["points"]).sum()),
-                     "not_judged": 0 if manual else int((~g["judged"]).sum()),
-                     "manual": manual})
-    return pd.DataFrame(rows, columns=columns)
+        return {"cell": cell, "points": float(g["points"].iloc[0]),
+                "mean_score": float(g["score"].mean()),
+                "full_marks": int((g["score"] >= g["points"]).sum()),
+                "not_judged": 0 if manual else int((~g["judged"]).sum()), "manual": manual}
+    return _table(df, "cell", ["cell", "points", "mean_score", "full_marks", "not_judged",
+                               "manual"], row)
 
 
 # ---------------------------------------------------------------------------- rendering
@@ -181,6 +203,19 @@ def _failure_bars(checks: pd.DataFrame) -> str:
     return _png(fig)
 
 
+def _time_bars(times: pd.DataFrame) -> str:
+    """The slowest cells: a bar to the class's median time, a tick at the longest."""
+    shown = times.head(20).iloc[::-1]
+    fig, ax = _pyplot().subplots(figsize=(7.5, 0.3 * len(shown) + 1.0))
+    labels = [f"{c}{' (checks)' if k == 'checks' else ''}"[:60]
+              for c, k in zip(shown["cell"], shown["kind"])]
+    ax.barh(labels, shown["median_s"], color="#4c72b0", label="median")
+    ax.scatter(shown["max_s"], labels, marker="|", s=200, color="#c44e52", label="longest")
+    ax.set(xlabel="seconds per submission")
+    ax.legend(loc="lower right")
+    return _png(fig)
+
+
 def template(name: str):
     """An instructor's page template of autograder/templates/, escaping every value."""
     import jinja2
@@ -201,6 +236,8 @@ def render(report: ClassReport) -> str:
                                    "seconds per notebook", "time each notebook took")
     if len(report.checks):
         plots["checks"] = _failure_bars(report.checks)
+    if len(report.times):
+        plots["cell_times"] = _time_bars(report.times)
     stats = {"graded": len(subs), "mean": float(subs["score"].mean()) if len(subs) else 0.0,
              "median": float(subs["score"].median()) if len(subs) else 0.0, "max_score": top,
              "median_seconds": float(subs["seconds"].median()) if len(subs) else 0.0,
@@ -210,7 +247,8 @@ def render(report: ClassReport) -> str:
         lab=report.lab, stats=stats, plots=plots,
         submissions=subs.sort_values("score", kind="stable").to_dict("records"),
         checks=report.checks.to_dict("records"), cells=report.cells.to_dict("records"),
-        stops=report.stops.to_dict("records"), flags=report.flags.to_dict("records"),
+        times=report.times.to_dict("records"), untimed=report.untimed,
+        flags=report.flags.to_dict("records"),
         unfinished=report.unfinished.to_dict("records"),
         ungraded=report.ungraded) + "\n"
 
@@ -241,6 +279,10 @@ def main(args) -> int:
     for r in hardest.itertuples():
         print(f"  {100 * r.share_failed:3.0f}% fail {r.cell}: {r.check}"
               + (" (hidden)" if r.hidden else ""))
+    for r in report.times.head(3).itertuples():
+        print(f"  {r.median_s:5.1f} s median, {r.max_s:5.1f} s longest: {r.cell}"
+              + (" (checks)" if r.kind == "checks" else "")
+              + (f", {r.timeout} past its time limit" if r.timeout else ""))
     print(f"{len(report.unfinished.student.unique())} did not run to the end, "
           f"{len(report.flags)} integrity flags, {len(report.ungraded)} collected but not graded")
     print(f"wrote {path}")

@@ -27,6 +27,10 @@ class CheckLine:
     hidden: bool
     weight: float
     student_detail: str | None = None  # what feedback shows of a visible check; None: detail
+    # a hidden check's query and expectation in the lab author's words (autograder/reveal.py):
+    # the instructor's, and `full` feedback's after the deadline; "" for visible checks
+    asked: str = ""
+    wanted: str = ""
 
     @property
     def shown_detail(self) -> str:
@@ -36,7 +40,8 @@ class CheckLine:
     def from_data(cls, d: dict) -> "CheckLine":
         shown = d.get("student_detail")
         return cls(str(d["label"]), bool(d["passed"]), str(d["detail"]), bool(d["hidden"]),
-                   float(d["weight"]), None if shown is None else str(shown))
+                   float(d["weight"]), None if shown is None else str(shown),
+                   str(d.get("asked", "")), str(d.get("wanted", "")))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +59,7 @@ class CellResult:
     note: str = ""
     manual: bool = False  # graded by the instructor (score left at 0 here)
     student_note: str | None = None  # what feedback shows; None: the note itself
+    seconds: float = 0.0  # asking and judging its checks (0: none were asked)
 
     @property
     def shown_note(self) -> str:
@@ -64,7 +70,28 @@ class CellResult:
         note = d.get("student_note")
         return cls(str(d["grade_id"]), float(d["points"]), float(d["score"]),
                    tuple(CheckLine.from_data(c) for c in d["checks"]), str(d["note"]),
-                   bool(d["manual"]), None if note is None else str(note))
+                   bool(d["manual"]), None if note is None else str(note),
+                   float(d.get("seconds", 0.0)))
+
+
+@dataclasses.dataclass(frozen=True)
+class CellTime:
+    """How long one code cell of the submission ran in the kernel, and how that run ended.
+
+    `cell` names it the same way for every student: its grade_id, else ``cell N`` (its
+    position in the lab's source notebook, from 0), else ``added cell`` (the student's own).
+    `status` is the kernel's (autograder/kernel.py ExecResult): ok, error, timeout (past
+    `limit` seconds), dead (killed the kernel) or flood (printed too much).
+    """
+
+    cell: str
+    seconds: float
+    status: str
+    limit: float
+
+    @classmethod
+    def from_data(cls, d: dict) -> "CellTime":
+        return cls(str(d["cell"]), float(d["seconds"]), str(d["status"]), float(d["limit"]))
 
 
 def _flag_from_data(d: dict) -> Flag:
@@ -82,6 +109,8 @@ class NotebookResult:
     sandboxed: bool
     seconds: float
     student_errors: tuple[str, ...] = ()  # the problems as feedback shows them
+    # each code cell run, in order (none in results recorded before cells were timed)
+    cell_times: tuple[CellTime, ...] = ()
 
     @property
     def score(self) -> float:
@@ -102,7 +131,8 @@ class NotebookResult:
         return cls(str(d["lab"]), tuple(CellResult.from_data(c) for c in d["cells"]),
                    tuple(_flag_from_data(f) for f in d["flags"]), tuple(map(str, d["errors"])),
                    bool(d["sandboxed"]), float(d["seconds"]),
-                   tuple(map(str, d.get("student_errors", ()))))
+                   tuple(map(str, d.get("student_errors", ()))),
+                   tuple(CellTime.from_data(t) for t in d.get("cell_times", ())))
 
 
 def _plain(obj: Any) -> Any:

@@ -10,12 +10,14 @@ LAB = "00-orientation"
 ONE_HOT, SOFTMAX = "orientation-one-hot-checks", "orientation-softmax-checks"
 
 
-def cell(grade_id: str, checks: list[tuple[str, bool, str, bool]], note: str = "") -> CellResult:
-    """A 3-point cell whose checks (label, passed, detail, hidden) weigh the same."""
+def cell(grade_id: str, checks: list[tuple[str, bool, str, bool]], note: str = "",
+         seconds: float = 0.0) -> CellResult:
+    """A 3-point cell whose checks (label, passed, detail, hidden) weigh the same, judged in
+    `seconds`."""
     lines = tuple(CheckLine(label, ok, detail, hidden, 1.0)
                   for label, ok, detail, hidden in checks)
     score = 3.0 * sum(c.passed for c in lines) / len(lines) if lines else 0.0
-    return CellResult(grade_id, 3.0, score, lines, note)
+    return CellResult(grade_id, 3.0, score, lines, note, seconds=seconds)
 
 
 def submit(course: Course, student: str, lab: str = LAB, notebook: str = "{}") -> str:

@@ -155,6 +155,13 @@ def test_correct_scores_full_and_wrong_partially(tmp_path):
     assert verdicts["matches the reference"][0] is False
     hidden = [c.hidden for c in wrong.cells[0].checks]
     assert hidden == [False, False, True]
+    # the hidden check in the lab author's words, for `full` feedback after the deadline
+    import numpy as np
+    first = np.random.default_rng(5).standard_normal(3)[0] ** 2   # square of randn(3, seed=5)
+    ref_line = wrong.cells[0].checks[2]
+    assert ref_line.asked == "call('square', randn(3, seed=5))"
+    assert ref_line.wanted.startswith(f"[{first:.4f}, ") and "relative error 1e-06" in ref_line.wanted
+    assert [(c.asked, c.wanted) for c in wrong.cells[0].checks[:2]] == [("", "")] * 2
 
 
 def test_exception_in_student_code_is_a_fail_line_and_later_checks_run(tmp_path):
@@ -224,6 +231,28 @@ def test_cell_timeout_from_metadata_and_an_interrupted_loop(tmp_path):
     assert result.score == 3.0                      # the kernel survived the interrupt
     assert any("ran past its time limit" in e for e in result.errors)
     assert sum("ran past" in e for e in result.errors) == 1   # the 2.5 s cell had 6 s
+
+
+def test_each_cell_run_and_each_test_cell_judged_is_timed(tmp_path):
+    """Per-cell seconds in the result, named as in the source for every student, with how
+    each run ended; they survive the trip through results.json."""
+    src = source_notebook()
+    src.cells.insert(2, code("import time\ntime.sleep(1.5)"))
+    src.cells.insert(3, code("while True:\n    pass"))
+
+    def add_one(nb):
+        nb.cells.insert(4, code("x = 1"))
+    result = grade(tmp_path, RIGHT, source=src, mutate=add_one,
+                   limits=Limits(**{**FAST.__dict__, "cell_timeout": 3}))
+    assert result.score == 3.0
+    assert [(t.cell, t.status) for t in result.cell_times] == [
+        ("cell 0", "ok"), ("square", "ok"), ("cell 2", "ok"), ("cell 3", "timeout"),
+        ("added cell", "ok")]
+    by_cell = {t.cell: t for t in result.cell_times}
+    assert by_cell["cell 2"].seconds >= 1.5                      # it slept 1.5 s
+    assert by_cell["cell 3"].seconds >= 3 and by_cell["cell 3"].limit == 3
+    assert result.cells[0].seconds > 0                            # three queries were asked
+    assert NotebookResult.from_data(json.loads(json.dumps(result.to_data()))) == result
 
 
 # ------------------------------------------------------------------------ hostile: the grade

@@ -8,7 +8,7 @@ from markupsafe import escape
 
 from autograder import cli
 from autograder.report import class_report
-from autograder.results import NotebookResult
+from autograder.results import CellTime, NotebookResult
 from classbook import LAB, ONE_HOT, SOFTMAX, cell, graded_class, submit
 from course.notebook_rules import Flag
 
@@ -16,25 +16,39 @@ SHAPE_FAIL = "expected shape (3, 4), got (3, 1, 4)"
 HOSTILE = "<script>alert('x')</script> & more"
 
 
+def _ran(*cells: tuple[str, float, str]) -> tuple[CellTime, ...]:
+    """Code cells run (name, seconds, status), each with a 60 s limit."""
+    return tuple(CellTime(name, seconds, status, 60.0) for name, seconds, status in cells)
+
+
 def _class(tmp_path):
     ok_one_hot = [("shape", True, "", False), ("values", True, "", False),
                   ("new labels", True, "", True)]
     ok_softmax = [("sums to one", True, "", False), ("large scores", True, "", True)]
     results = {
+        # graded before cells were timed: no cell_times
         "alice": NotebookResult(LAB, (cell(ONE_HOT, ok_one_hot), cell(SOFTMAX, ok_softmax)),
                                 (), (), True, 10.0),
         "bob": NotebookResult(LAB, (
             cell(ONE_HOT, [("shape", False, SHAPE_FAIL, False), ("values", True, "", False),
-                           ("new labels", False, "expected [[0, 1]], got [[1, 0]]", True)]),
+                           ("new labels", False, "expected [[0, 1]], got [[1, 0]]", True)],
+                 seconds=1.5),
             cell(SOFTMAX, [("sums to one", True, "", False),
-                           ("large scores", False, "got nan", True)])), (), (), False, 20.0),
+                           ("large scores", False, "got nan", True)], seconds=0.5)),
+            (), (), False, 20.0,
+            cell_times=_ran(("setup-imports", 4.0, "ok"), ("orientation-one-hot", 0.3, "ok"),
+                            ("added cell", 1.0, "ok"), ("added cell", 2.0, "error"),
+                            ("orientation-softmax", 0.4, "ok"))),
         "carol": NotebookResult(LAB, (
             cell(ONE_HOT, [("shape", False, SHAPE_FAIL, False), ("values", False, HOSTILE, False),
-                           ("new labels", False, "expected [[0, 1]], got [[1, 0]]", True)]),
+                           ("new labels", False, "expected [[0, 1]], got [[1, 0]]", True)],
+                 seconds=2.5),
             cell(SOFTMAX, [], note="not graded")),
             (Flag("forbidden-import", "imports course.answers <b>", "orientation-one-hot"),),
             ("orientation-softmax ran past its time limit (60 s)",
-             "the notebook ran past its 600 s limit; later cells were not run"), True, 600.0),
+             "the notebook ran past its 600 s limit; later cells were not run"), True, 600.0,
+            cell_times=_ran(("setup-imports", 6.0, "ok"), ("orientation-one-hot", 0.5, "ok"),
+                            ("orientation-softmax", 60.0, "timeout"))),
     }
     course = graded_class(tmp_path / "course", results)
     submit(course, "dave")  # collected, never graded
@@ -57,7 +71,17 @@ def test_the_tables_count_what_was_recorded(tmp_path):
     cells = report.cells.set_index("cell")
     assert cells.loc[SOFTMAX].not_judged == 1 and cells.loc[ONE_HOT].full_marks == 1
     assert report.ungraded == ["dave"]
-    assert report.stops.values.tolist() == [["orientation-softmax", "ran past its time limit", 1]]
+    # per cell over bob and carol (alice's result has no cell times), slowest median first;
+    # bob's two added cells add up to one submission's 3.0 s
+    times = report.times[["cell", "kind", "submissions", "median_s", "max_s", "timeout"]]
+    assert times.values.tolist() == [
+        ["orientation-softmax", "run", 2, 30.2, 60.0, 1],
+        ["setup-imports", "run", 2, 5.0, 6.0, 0],
+        ["added cell", "run", 1, 3.0, 3.0, 0],
+        [ONE_HOT, "checks", 2, 2.0, 2.5, 0],
+        [SOFTMAX, "checks", 1, 0.5, 0.5, 0],
+        ["orientation-one-hot", "run", 2, 0.4, 0.5, 0]]
+    assert report.untimed == 1
     assert set(report.unfinished.student) == {"carol"}
     assert list(report.flags.code) == ["forbidden-import"]
 
@@ -71,7 +95,7 @@ def test_the_page_has_every_section_with_the_numbers_and_escapes_student_text(tm
     page = (course.root / "reports" / f"{LAB}.html").read_text(encoding="utf-8")
     for section in ("scores", "checks", "cells", "time", "integrity", "unfinished"):
         assert f"id='{section}'" in page, section
-    assert page.count("src='data:image/png;base64,") == 3  # scores, checks, time
+    assert page.count("src='data:image/png;base64,") == 4  # scores, checks, time, cell times
     row = re.search(r"<tr><td><code>orientation-one-hot-checks</code></td><td>shape</td>.*?</tr>",
                     page).group(0)
     assert "2 of 3" in row and "67%" in row and escape(SHAPE_FAIL) in row and "(2×)" in row
@@ -87,5 +111,32 @@ def test_the_page_has_every_section_with_the_numbers_and_escapes_student_text(tm
     assert re.findall(r"class='n'>([^<]*)<", softmax_row) == ["3", "1.50", "1", "1"]
     time = page.split("id='time'")[1].split("id='integrity'")[0]
     assert "median 20.0 s, longest 600.0 s" in time
-    assert re.search(r"<code>orientation-softmax</code></td><td>ran past its time limit</td>"
-                     r"<td class='n'>1<", time)
+    softmax_run = re.search(r"<tr class='warn'><td><code>orientation-softmax</code></td>.*?</tr>",
+                            time).group(0)   # the per-cell row: median, longest, limit, events
+    assert re.findall(r"class='n'>([^<]*)<", softmax_run) == ["2", "30.20", "60.00", "60", "1",
+                                                              "0", "0"]
+    assert "1 of the graded submissions were recorded before cells were timed" in time
+
+
+def test_a_graded_notebooks_cell_times_reach_the_report_page(tmp_path):
+    """Lab 00's solution graded in process (a real kernel): each code cell's seconds are in
+    the result and, through the gradebook's results.json, in the page's per-cell table."""
+    from autograder.config import REPO, Course
+    from autograder.judge import grade_notebook
+    from autograder.report import render
+
+    source = Course(tmp_path, REPO).source_notebook(LAB)
+    result = grade_notebook(source, source, tmp_path / "work", lab=LAB)
+    assert result.score == result.max_score == 6.0
+    times = {t.cell: t for t in result.cell_times}
+    assert {"setup-imports", "orientation-one-hot", "orientation-softmax"} <= set(times)
+    assert all(t.status == "ok" and t.limit > 0 for t in times.values())
+    assert times["setup-imports"].seconds > 0.1           # it imports numpy and Keras
+    assert all(c.seconds > 0 for c in result.cells)     # each test cell's checks were asked
+    report = class_report(graded_class(tmp_path / "course", {"alice": result}), LAB)
+    row = report.times.set_index(["cell", "kind"]).loc[("setup-imports", "run")]
+    assert (row.submissions, row.median_s, row.max_s) == \
+        (1, times["setup-imports"].seconds, times["setup-imports"].seconds)
+    table = render(report).split("id='cell-times'")[1].split("id='integrity'")[0]
+    imports = re.search(r"<tr><td><code>setup-imports</code></td>.*?</tr>", table).group(0)
+    assert f"<td class='n'>{times['setup-imports'].seconds:.2f}</td>" in imports
