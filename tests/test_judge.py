@@ -426,6 +426,20 @@ def test_a_kernel_that_dies_is_restarted_with_the_cells_before_it(tmp_path):
     assert "suspicious-code" in {f.code for f in result.flags}
 
 
+def test_a_cell_that_ignores_the_interrupt_is_killed_and_grading_goes_on(tmp_path):
+    """A cell that blocks SIGINT runs past its limit: the kernel is treated as dead once it
+    has been silent for INTERRUPT_GRACE seconds, restarted, and the checks after it score."""
+    from autograder.kernel import INTERRUPT_GRACE
+    stubborn = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+    result = grade(tmp_path, RIGHT, before_test=[stubborn],
+                   limits=Limits(**{**FAST.__dict__, "cell_timeout": 2}))
+    assert result.score == 3.0
+    assert any("restarted it and ran again the 2 of 2 cells" in e for e in result.errors), \
+        result.errors
+    loop = next(t for t in result.cell_times if t.cell == "added cell")
+    assert 2 + INTERRUPT_GRACE - 1 <= loop.seconds <= 2 + INTERRUPT_GRACE + 10, loop
+
+
 def test_a_kernel_killed_by_every_query_is_restarted_a_bounded_number_of_times(tmp_path):
     answer = "def square(x):\n    import os\n    os._exit(1)"
     result = grade(tmp_path, answer)
