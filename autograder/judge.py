@@ -10,8 +10,9 @@ How grading works
    read-only minimal root, no solutions/ or autograder/, memory, process, file-size and CPU
    limits), with ``COURSE_SCALE`` set and ``COURSE_DATA`` pointing at a view of the data
    whose test splits are cut in half (autograder/heldout.py). Each cell has a time limit
-   (``Limits.cell_timeout``; a cell may ask for more with ``metadata.course.timeout``, capped
-   by what is left of ``Limits.notebook_timeout``); errors do not stop the run.
+   (``Limits.cell_timeout``, ``Limits.setup_timeout`` for the setup cells before the first
+   answer; the *source* cell may ask for more with ``metadata.course.timeout``), capped by
+   what is left of ``Limits.notebook_timeout``; errors do not stop the run.
 3. **Checks**: where the *source* has a test cell, the student's copy is not run. The grader
    reads the suite from the instructor's cell (``course.checks.declared``) and, for every
    check, visible and hidden, sends the kernel a query by the protocol of
@@ -151,11 +152,25 @@ def _in_words(chk: C.Check, reference, scale: str, want: Any) -> tuple[str, str]
     return printable(reveal.asked(chk)), printable(reveal.wanted(chk, scale, want))
 
 
-def _cell_timeout(cell, limits: Limits) -> float:
-    try:
-        return float(cell.get("metadata", {}).get("course", {}).get("timeout", limits.cell_timeout))
-    except (TypeError, ValueError, AttributeError):
-        return limits.cell_timeout
+def _source_timeouts(source_nb, limits: Limits) -> dict[str, float]:
+    """Each source cell's time limit, by grade_id and by cell id: the instructor's
+    ``metadata.course.timeout`` where set; else ``Limits.setup_timeout`` for the code cells
+    before the first answer cell (installs and imports: TensorFlow's import alone takes a
+    minute on a busy grading machine), else ``Limits.cell_timeout``. Read from the source
+    only: a submission's metadata is the student's, and never extends a limit."""
+    timeouts: dict[str, float] = {}
+    setup = True
+    for c in source_nb.cells:
+        setup = setup and not c.get("metadata", {}).get("nbgrader", {}).get("solution", False)
+        limit = max(limits.cell_timeout, limits.setup_timeout) if setup else limits.cell_timeout
+        try:
+            limit = float(c.get("metadata", {}).get("course", {}).get("timeout", limit))
+        except (TypeError, ValueError, AttributeError):
+            pass
+        for key in (integrity.grade_id(c), c.get("id")):
+            if key:
+                timeouts.setdefault(str(key), limit)
+    return timeouts
 
 
 class _Run:
@@ -173,6 +188,7 @@ class _Run:
         # a cell's name in CellTime, the source's for every student (see results.CellTime):
         # found by its grade_id, else its cell id; never a name the submission made up
         self.names: dict[str, str] = {}
+        self.timeouts = _source_timeouts(source_nb, limits)
         for i, c in enumerate(source_nb.cells):
             for key in (integrity.grade_id(c), c.get("id")):
                 if key:
@@ -182,7 +198,7 @@ class _Run:
         left = self.deadline - time.monotonic()
         if left <= 0 or not self.revive():
             return
-        limit = min(_cell_timeout(cell, self.limits), left)
+        limit = min(self.cell_timeout(cell), left)
         res = self.session.run_cell(cell.source, limit)
         name = (self.names.get(str(integrity.grade_id(cell)))
                 or self.names.get(str(cell.get("id"))) or "added cell")
@@ -205,6 +221,14 @@ class _Run:
             self.problems.add(f"{where}: output beyond {self.limits.max_output_bytes} bytes "
                                "was dropped")
 
+    def cell_timeout(self, cell) -> float:
+        """The source's limit for this cell (found by grade_id, else cell id); an added
+        cell gets ``Limits.cell_timeout``."""
+        for key in (integrity.grade_id(cell), cell.get("id")):
+            if key and str(key) in self.timeouts:
+                return self.timeouts[str(key)]
+        return self.limits.cell_timeout
+
     def revive(self) -> bool:
         """A live kernel holding the notebook's state so far; False when none can be had."""
         while not self.session.alive():
@@ -221,7 +245,7 @@ class _Run:
             for cell in self.ran:
                 left = self.deadline - time.monotonic()
                 if left <= 0 or self.session.run_cell(
-                        cell.source, min(_cell_timeout(cell, self.limits), left)).status == "dead":
+                        cell.source, min(self.cell_timeout(cell), left)).status == "dead":
                     break
                 again += 1
             self.problems.add(f"the kernel died; restarted it and ran again the {again} of "

@@ -29,9 +29,10 @@ from autograder.sandbox import Sandbox
 
 FLOOD_FACTOR = 20  # interrupt a cell whose output passes this many times the budget
 # After an interrupt, a kernel still sending messages is draining output it wrote before
-# (a loaded machine can take longer than a few seconds): it is dead only when silent for
+# (a loaded machine can take longer than a few seconds: 5 s of silence lost the flood sample
+# its points at load 12-17): it is dead only when silent for
 # INTERRUPT_GRACE seconds, or still busy INTERRUPT_LIMIT seconds after the interrupt.
-INTERRUPT_GRACE, INTERRUPT_LIMIT = 5, 60
+INTERRUPT_GRACE, INTERRUPT_LIMIT = 15, 60
 
 
 @dataclasses.dataclass

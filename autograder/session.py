@@ -39,6 +39,7 @@ class Limits:
     """How much one submission may use."""
 
     cell_timeout: float = 60
+    setup_timeout: float = 300        # the code cells before the first answer (imports)
     query_timeout: float = 30
     notebook_timeout: float = 900     # the notebook's cells, all together
     # The hard cap: cells, queries and restarts of one submission all end by then (a query

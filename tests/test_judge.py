@@ -221,16 +221,24 @@ def test_invalid_json_scores_zero_without_a_kernel(tmp_path):
     assert [f.code for f in result.flags] == ["invalid-json"]
 
 
-def test_cell_timeout_from_metadata_and_an_interrupted_loop(tmp_path):
-    def slow(nb):
-        nb.cells.insert(2, code("import time\ntime.sleep(2.5)\nslow_done = True"))
-        nb.cells[2].metadata["course"] = {"timeout": 6}
-        nb.cells.insert(3, code("while True:\n    pass"))
-    result = grade(tmp_path, RIGHT, mutate=slow, limits=Limits(**{**FAST.__dict__,
-                                                                   "cell_timeout": 2}))
+def test_cell_limits_come_from_the_source_and_an_interrupted_loop_is_survived(tmp_path):
+    """The source's metadata sets a cell's limit; the submission's own metadata never does;
+    setup cells (before the first answer) get Limits.setup_timeout."""
+    src = source_notebook()
+    src.cells.insert(2, code("import time\ntime.sleep(2.5)\nslow_done = True"))
+    src.cells[2].metadata["course"] = {"timeout": 6}
+    src.cells.insert(3, code("while True:\n    pass"))
+
+    def ask_for_more(nb):           # the student's copy asks for 30 s on the loop
+        nb.cells[3].metadata["course"] = {"timeout": 30}
+    result = grade(tmp_path, RIGHT, source=src, mutate=ask_for_more,
+                   limits=Limits(**{**FAST.__dict__, "cell_timeout": 2, "setup_timeout": 7}))
     assert result.score == 3.0                      # the kernel survived the interrupt
-    assert any("ran past its time limit" in e for e in result.errors)
-    assert sum("ran past" in e for e in result.errors) == 1   # the 2.5 s cell had 6 s
+    limits = {t.cell: (t.status, t.limit) for t in result.cell_times}
+    assert limits["cell 0"] == ("ok", 7)            # setup
+    assert limits["cell 2"] == ("ok", 6)            # the 2.5 s cell had the source's 6 s
+    assert limits["cell 3"] == ("timeout", 2)       # not the 30 s its own metadata asked
+    assert sum("ran past its time limit" in e for e in result.errors) == 1
 
 
 def test_each_cell_run_and_each_test_cell_judged_is_timed(tmp_path):
@@ -416,6 +424,20 @@ def test_a_kernel_that_dies_is_restarted_with_the_cells_before_it(tmp_path):
     assert any("restarted it and ran again the 2 of 2 cells" in e for e in result.errors), \
         result.errors
     assert "suspicious-code" in {f.code for f in result.flags}
+
+
+def test_a_cell_that_ignores_the_interrupt_is_killed_and_grading_goes_on(tmp_path):
+    """A cell that blocks SIGINT runs past its limit: the kernel is treated as dead once it
+    has been silent for INTERRUPT_GRACE seconds, restarted, and the checks after it score."""
+    from autograder.kernel import INTERRUPT_GRACE
+    stubborn = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+    result = grade(tmp_path, RIGHT, before_test=[stubborn],
+                   limits=Limits(**{**FAST.__dict__, "cell_timeout": 2}))
+    assert result.score == 3.0
+    assert any("restarted it and ran again the 2 of 2 cells" in e for e in result.errors), \
+        result.errors
+    loop = next(t for t in result.cell_times if t.cell == "added cell")
+    assert 2 + INTERRUPT_GRACE - 1 <= loop.seconds <= 2 + INTERRUPT_GRACE + 10, loop
 
 
 def test_a_kernel_killed_by_every_query_is_restarted_a_bounded_number_of_times(tmp_path):
