@@ -14,7 +14,7 @@ Pretrained networks for transfer learning come from `pretrained(name)` (see
 from course.models.alexnet import build_alexnet, build_alexnet_two_tower
 from course.models.densenet import build_densenet, build_densenet121
 from course.models.inception import build_googlenet, build_grid_reduction, grid_reduction_block, inception_block
-from course.models.lenet import build_lenet5, build_lenet1989
+from course.models.lenet import build_lenet5, build_lenet1989, build_lenet1998
 from course.models.mobilenet import build_mobilenet_v2
 from course.models.nin import build_nin
 from course.models.backbones import BackboneCard, BackboneUnavailable, backbone_card, backbone_names, pretrained
@@ -49,6 +49,7 @@ __all__ = [
     "build_googlenet",
     "build_grid_reduction",
     "build_lenet1989",
+    "build_lenet1998",
     "build_lenet5",
     "build_mlp",
     "build_mobilenet_v2",
