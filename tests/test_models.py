@@ -85,9 +85,6 @@ def test_cifar_resnet_parameter_counts(depth):
 def test_hand_counted_small_nets():
     # Each count is written out in the builder's docstring from the layer widths.
     assert models.build_mlp().count_params() == 784 * 128 + 128 + 128 * 10 + 10
-    assert models.build_forsyth_mnist().count_params() == 520 + 25_050 + 400_500 + 5_010
-    assert models.build_forsyth_cifar().count_params() == 2_432 + 25_632 + 51_264 + 65_600 + 650
-    assert models.build_lenet5().count_params() == 156 + 2_416 + 48_120 + 10_164 + 850
     # LeCun 1998, section II.B: "60,000 trainable parameters", plus 84 x 10 fixed RBF codes.
     assert models.build_lenet1998().count_params() == 60_000 + 840
     # LeCun 1989, section 5: "9760 free parameters".
@@ -129,8 +126,8 @@ def test_every_layer_is_named():
     (lambda: models.build_resnet(depth=42), "42"),
     (lambda: models.build_vgg(config="F"), "'F'"),
     (lambda: models.build_cifar_resnet(depth=21), "21"),
-    (lambda: models.build_lenet5(num_classes=1), "1"),
-    (lambda: models.build_forsyth_mnist(input_shape=(32, 32, 1)), "(32, 32, 1)"),
+    (lambda: models.build_lenet1998(num_classes=1), "1"),
+    (lambda: models.build_lenet1998(input_shape=(28, 28, 1)), "(28, 28, 1)"),
     (lambda: models.build_googlenet((128, 128, 3), aux_classifiers=True), "(128, 128, 3)"),
 ])
 def test_invalid_arguments_say_what_was_received(call, message):
@@ -142,9 +139,6 @@ def test_invalid_arguments_say_what_was_received(call, message):
 # Small variants the labs train: (builder, kwargs, input shape, classes).
 SMALL = {
     "mlp": ("build_mlp", {}, (28, 28, 1), 10),
-    "forsyth_mnist": ("build_forsyth_mnist", {}, (28, 28, 1), 10),
-    "forsyth_cifar": ("build_forsyth_cifar", {}, (32, 32, 3), 10),
-    "lenet5": ("build_lenet5", {}, (28, 28, 1), 10),
     "lenet1989": ("build_lenet1989", {}, (16, 16, 1), 10),
     "lenet1998": ("build_lenet1998", {}, (32, 32, 1), 10),
     "alexnet": ("build_alexnet", {"small_input": True, "fc_units": 256}, (32, 32, 3), 10),

@@ -14,7 +14,7 @@ Pretrained networks for transfer learning come from `pretrained(name)` (see
 from course.models.alexnet import build_alexnet, build_alexnet_two_tower
 from course.models.densenet import build_densenet, build_densenet121
 from course.models.inception import build_googlenet, build_grid_reduction, grid_reduction_block, inception_block
-from course.models.lenet import build_lenet5, build_lenet1989, build_lenet1998
+from course.models.lenet import build_lenet1989, build_lenet1998
 from course.models.mobilenet import build_mobilenet_v2
 from course.models.nin import build_nin
 from course.models.backbones import BackboneCard, BackboneUnavailable, backbone_card, backbone_names, pretrained
@@ -31,7 +31,7 @@ from course.models.resnet import (
     build_resnet152,
 )
 from course.models.senet import build_se_resnet50, squeeze_excite_block
-from course.models.simple import build_forsyth_cifar, build_forsyth_mnist, build_mlp
+from course.models.simple import build_mlp
 from course.models.vgg import build_vgg, build_vgg16, build_vgg19
 
 __all__ = [
@@ -44,13 +44,10 @@ __all__ = [
     "build_cifar_resnet",
     "build_densenet",
     "build_densenet121",
-    "build_forsyth_cifar",
-    "build_forsyth_mnist",
     "build_googlenet",
     "build_grid_reduction",
     "build_lenet1989",
     "build_lenet1998",
-    "build_lenet5",
     "build_mlp",
     "build_mobilenet_v2",
     "build_nin",

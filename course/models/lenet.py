@@ -1,11 +1,11 @@
-"""LeNet: LeCun et al.'s 1989 zip-code network and LeNet-5 (1998), as published and as Grosse tabulates it.
+"""LeNet: LeCun et al.'s 1989 zip-code network and LeNet-5 as LeCun et al. published it in 1998.
 
 References:
     Y. LeCun et al. (1989), Backpropagation Applied to Handwritten Zip Code
     Recognition, Neural Computation 1(4).
     Y. LeCun, L. Bottou, Y. Bengio, P. Haffner (1998), Gradient-Based Learning Applied
     to Document Recognition, Proc. IEEE 86(11).
-    R. Grosse, CSC321 lecture 12 (the table of units, weights and connections).
+    R. Grosse, CSC321 lecture 12 (units, weights and connections of both).
 """
 
 import math
@@ -38,58 +38,6 @@ class UnitBias(keras.layers.Layer):
     def count_connections(self, input_shapes, output_shape, include_bias):
         """One connection per unit (from the constant bias unit); see course.counting."""
         return math.prod(output_shape[1:]) if include_bias else 0
-
-
-def build_lenet5(
-    input_shape=(28, 28, 1),
-    num_classes=10,
-    *,
-    c1_padding="same",
-    activation="tanh",
-    classifier_activation="softmax",
-    name="lenet5",
-):
-    """Build LeNet-5 as Grosse's lecture 12 tabulates it.
-
-    C1 conv 5x5x6 -> S2 average-pool 2 -> C3 conv 5x5x16 -> S4 average-pool 2 ->
-    F5 dense 120 -> F6 dense 84 -> output dense `num_classes`.
-    On 28x28 digits with `c1_padding="same"` (equivalent to LeCun's 32x32 padded
-    input) the units per layer are Grosse's 4,704 / 1,176 / 1,600 / 400 / 120 / 84 / 10.
-    Two simplifications that Grosse's table also makes: C3 is fully connected to the
-    six S2 maps (LeCun's sparse connection table has 1,516 parameters, this C3 has
-    2,416) and the subsampling layers have no trainable coefficient. Parameters
-    (Keras `count_params`, biases included): 156 + 2,416 + 48,120 + 10,164 + 850 =
-    61,706; without biases (Grosse's "weights") 150 + 2,400 + 48,000 + 10,080 + 840.
-
-    Reference:
-        LeCun, Bottou, Bengio, Haffner (1998), Gradient-Based Learning Applied to
-        Document Recognition; Grosse, CSC321 lecture 12.
-
-    Args:
-        input_shape: `(H, W, C)` with H, W >= 28 (28x28 with "same", 32x32 with "valid").
-        num_classes: number of classes.
-        c1_padding: "same" (28x28 input) or "valid" (LeCun's 32x32 input).
-        activation: activation of the hidden layers (LeCun used a scaled tanh).
-        classifier_activation: activation of the output (`None` gives logits).
-        name: model name.
-
-    Returns:
-        An uncompiled `keras.Model`.
-    """
-    shape = check_input_shape(input_shape, min_size=28, arch=name)
-    check_num_classes(num_classes, arch=name)
-    if c1_padding not in ("same", "valid"):
-        raise ValueError(f"{name}: c1_padding must be 'same' or 'valid'; got {c1_padding!r}")
-    inputs = keras.Input(shape=shape, name="input")
-    x = layers.Conv2D(6, 5, padding=c1_padding, activation=activation, name="c1")(inputs)
-    x = layers.AveragePooling2D(2, name="s2")(x)
-    x = layers.Conv2D(16, 5, activation=activation, name="c3")(x)
-    x = layers.AveragePooling2D(2, name="s4")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(120, activation=activation, name="f5")(x)
-    x = layers.Dense(84, activation=activation, name="f6")(x)
-    outputs = layers.Dense(num_classes, activation=classifier_activation, name="output")(x)
-    return keras.Model(inputs, outputs, name=name)
 
 
 def build_lenet1989(
