@@ -1,4 +1,4 @@
-"""course.counting: Grosse's LeNet table, published multiply-adds, VGG's arithmetic, any model.
+"""autograder.reference.counting: Grosse's LeNet table, published multiply-adds, VGG's arithmetic, any model.
 
 The oracles are independent of this code: numbers printed in the seeds (Grosse's
 lecture 12 table, the AlexNet paper's neuron counts quoted there, the VGG deck's
@@ -13,7 +13,7 @@ import pytest
 
 from autograder.reference.convnets import lenet5
 from course import models
-from course.counting import ALL, LayerTable, count_params, layer_table
+from autograder.reference.counting import ALL, LayerTable, count_params, layer_table
 
 # Grosse, CSC321 lecture 12, slide 14 "sizes of layers in LeNet" (seed 001):
 # layer: (units, connections, weights), weights without biases, C3 fully connected.

@@ -2,7 +2,7 @@
 
 Counts are built at the paper's input size with random weights (nothing is downloaded)
 and compared exactly: a missing, extra or mis-sized layer changes them. For nets with
-batch norm the published number is `course.counting.count_params` (Keras' count minus
+batch norm the published number is `autograder.reference.counting.count_params` (Keras' count minus
 the batch-norm moving statistics, which PyTorch keeps as buffers).
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from course import models
-from course.counting import count_params
+from autograder.reference.counting import count_params
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,8 +4,8 @@ Every builder has the signature
 `build_<arch>(input_shape=..., num_classes=..., *, <options>, name="<arch>")` and
 returns an uncompiled `keras.Model` built with random weights (no downloads). The
 parameter count that matches the published one is stated in each docstring;
-for networks with batch norm it is the trainable count, which is what torchvision
-and the papers report (`course.counting.count_params`).
+for networks with batch norm it is the trainable count (Keras' count less the batch-norm
+moving statistics), which is what torchvision and the papers report.
 
 Pretrained networks for transfer learning come from `pretrained(name)` (see
 `course.models.backbones`): one ships with the course, one downloads ImageNet weights.

@@ -36,7 +36,7 @@ class UnitBias(keras.layers.Layer):
         return input_shape
 
     def count_connections(self, input_shapes, output_shape, include_bias):
-        """One connection per unit (from the constant bias unit); see course.counting."""
+        """One connection per unit (from the constant bias unit), for the counting tables."""
         return math.prod(output_shape[1:]) if include_bias else 0
 
 
@@ -115,7 +115,7 @@ class Subsampling(layers.AveragePooling2D):
     """LeCun's subsampling map: the sum of each window times one trainable coefficient, plus one bias.
 
     Two parameters per map, whatever the map's size (LeNet-5's S2 has 12). Being an
-    average pool underneath, `course.counting` counts its window connections and
+    average pool underneath, the counting tables count its window connections and
     receptive field as for a pool, plus one bias connection per unit.
     """
 
@@ -228,7 +228,7 @@ def build_lenet1998(
     Every hidden layer goes through the squashing function. Parameters per layer, as
     the paper states them: 156, 12, 1,516, 32, 48,120, 10,164, in all 60,000 trainable,
     plus 840 fixed codes. Without the output layer (`include_top=False`, the row of
-    Grosse's lecture 12 summary table) `course.counting.layer_table` gives 8,084 units,
+    Grosse's lecture 12 summary table) the instructor's `layer_table` gives 8,084 units,
     60,000 weights and 340,068 connections (biases counted, as the paper does).
     The RBF logits spread widely (minus squared distances over 84 units): train with
     a small step (Adam at 1e-4; 1e-3 overshoots).

@@ -1,5 +1,9 @@
 """How big is a network? Units, weights, connections and receptive fields, layer by layer.
 
+The instructor's: lab 02's `size_table` and lab 04's `network_scale` are this table in
+other forms, written by the students, so it is not in the library they install. The tests
+of course.models and of those labs' references use it.
+
 `layer_table(model)` computes one row per layer of any built Keras model (Sequential
 or functional, ours or a student's) and returns the data; `LayerTable.to_text()`,
 `LayerTable.print(print_fn=...)` and `LayerTable.to_html()` render it.
@@ -377,7 +381,8 @@ def layer_table(model, *, include_bias=True, moving_statistics=True):
 
     Works on any built Keras model (Sequential or functional, with layers of any
     type; see the module docstring for the conventions and for unknown layers).
-    Grosse's LeNet table is `layer_table(build_lenet5(), include_bias=False)`.
+    Grosse's LeNet table is `layer_table(convnets.lenet5(), include_bias=False)`
+    (autograder/reference/convnets.py).
 
     Reference:
         R. Grosse, CSC321 lecture 12, "size of a conv net"; Y. LeCun et al. (1989).
@@ -455,7 +460,7 @@ def count_params(model, *, moving_statistics=False, include_bias=True):
     the number of trainable parameters.
 
     Args:
-        model: a built `keras.Model`.
+        model: a `keras.Model` that has been built.
         moving_statistics: also count the batch-norm moving statistics (then the result
             is `model.count_params()`).
         include_bias: count bias vectors.
