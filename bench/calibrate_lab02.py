@@ -2,7 +2,7 @@
 
 Lab 02 grades the trained MNIST and CIFAR-10 networks by accuracy on held-out images, with
 a threshold per scale. A threshold must be met by the reference recipe on every seed tried,
-with a margin: this script trains exactly that recipe (Forsyth's nets from course.models,
+with a margin: this script trains exactly that recipe (Forsyth's nets, autograder/reference/convnets.py,
 Adam 1e-3 with `course.train.fit(schedule="cosine")`, batch 128 (64 for CIFAR at `cpu`
 scale), the lab's 420 s time budget, which plans the epochs that fit after the first; CIFAR
 at `gpu` scale adds flips and shifts) and prints one RESULT line per run, with the epochs run
@@ -30,7 +30,7 @@ def run(dataset: str, epochs: int, seed: int, augment: bool, budget: float | Non
     import keras
 
     from course import data, train
-    from course.models import simple
+    from autograder.reference import convnets
 
     keras.utils.set_random_seed(seed)
     (x, y), (x_test, y_test) = data.load(dataset)
@@ -38,7 +38,7 @@ def run(dataset: str, epochs: int, seed: int, augment: bool, budget: float | Non
     if x.ndim == 3:
         x, x_test = x[..., None], x_test[..., None]
     x, y = x[:-n_val], y[:-n_val].reshape(-1)  # the lab keeps the last images for validation
-    model = simple.build_forsyth_mnist() if dataset == "mnist" else simple.build_forsyth_cifar()
+    model = convnets.forsyth_mnist() if dataset == "mnist" else convnets.forsyth_cifar()
     trainer = model
     if augment:
         trainer = keras.Sequential([keras.Input(model.input_shape[1:]),

@@ -9,7 +9,7 @@ or TensorFlow (a lab's first cell does that, through ``course.env.setup()``)::
 """
 import importlib
 
-__all__ = ["env", "data", "checks", "models", "counting", "train", "viz"]
+__all__ = ["env", "data", "checks", "models", "train", "viz"]
 
 
 def __getattr__(name):

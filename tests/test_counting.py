@@ -1,4 +1,4 @@
-"""course.counting: Grosse's LeNet table, published multiply-adds, VGG's arithmetic, any model.
+"""autograder.reference.counting: Grosse's LeNet table, published multiply-adds, VGG's arithmetic, any model.
 
 The oracles are independent of this code: numbers printed in the seeds (Grosse's
 lecture 12 table, the AlexNet paper's neuron counts quoted there, the VGG deck's
@@ -11,8 +11,9 @@ import keras
 import numpy as np
 import pytest
 
+from autograder.reference.convnets import lenet5
 from course import models
-from course.counting import ALL, LayerTable, count_params, layer_table
+from autograder.reference.counting import ALL, LayerTable, count_params, layer_table
 
 # Grosse, CSC321 lecture 12, slide 14 "sizes of layers in LeNet" (seed 001):
 # layer: (units, connections, weights), weights without biases, C3 fully connected.
@@ -34,22 +35,21 @@ def full_size(builder):
 
 
 def test_grosse_lenet_table_exactly():
-    table = layer_table(models.build_lenet5(), include_bias=False)
+    table = layer_table(lenet5(), include_bias=False)
     for name, expected in GROSSE_LENET.items():
         row = table[name]
         assert (row.units, row.connections, row.weights) == expected, (
             f"{name}: (units, connections, weights) = {(row.units, row.connections, row.weights)}, "
             f"Grosse's table says {expected}")
-    # Sums of his columns. (His summary slide rounds and differs: 8,084 units leaves out
-    # the 10 outputs; 60,000 parameters and 344,000 connections are LeCun's paper's
-    # figures for the sparse C3.)
+    # Sums of his columns. (His summary slide differs: it counts LeCun's sparse C3
+    # without the output layer; see test_lenet_1998_matches_lecun_and_grosse.)
     assert table.total_units == sum(v[0] for v in GROSSE_LENET.values()) == 8_094
     assert table.total_connections == sum(v[1] for v in GROSSE_LENET.values()) == 422_824
     assert table.total_weights == sum(v[2] for v in GROSSE_LENET.values()) == 61_470
 
 
 def test_lenet_with_biases_is_what_keras_counts():
-    model = models.build_lenet5()
+    model = lenet5()
     table = layer_table(model)
     # Each bias adds one weight and one connection per output unit (conv: per map).
     expected = {"c1": (150 + 6, 117_600 + 4_704), "c3": (2_400 + 16, 240_000 + 1_600),
@@ -58,6 +58,58 @@ def test_lenet_with_biases_is_what_keras_counts():
     for name, (weights, connections) in expected.items():
         assert (table[name].weights, table[name].connections) == (weights, connections), name
     assert table.total_weights == model.count_params() == 61_706
+
+
+# LeCun et al. 1998, section II.B: (trainable parameters, connections) of each layer,
+# biases counted in both, C3 read through Table I.
+LECUN_1998 = {
+    "c1": (156, 122_304),
+    "s2": (12, 5_880),
+    "c3": (1_516, 151_600),
+    "s4": (32, 2_000),
+    "c5": (48_120, 48_120),
+    "f6": (10_164, 10_164),
+}
+
+
+def test_lenet_1998_matches_lecun_and_grosse():
+    table = layer_table(models.build_lenet1998(include_top=False))
+    for name, expected in LECUN_1998.items():
+        assert (table[name].weights, table[name].connections) == expected, (
+            f"{name}: (parameters, connections) = {(table[name].weights, table[name].connections)}, "
+            f"LeCun 1998 says {expected}")
+    # Grosse's lecture 12 summary row "LeNet (1998)": 8,084 units (C1..F6, no input, no
+    # output layer) and 60,000 parameters. He prints 344,000 connections; the paper's own
+    # per-layer figures above sum to 340,068.
+    assert table.total_units == 8_084
+    assert table.total_weights == sum(w for w, _ in LECUN_1998.values()) == 60_000
+    assert table.total_connections == sum(c for _, c in LECUN_1998.values()) == 340_068
+    # By hand: rf_out = rf_in + (k - 1) * stride_in, as for the 1998 net drawn with pools.
+    assert (table["c3"].receptive_field, table["s4"].receptive_field, table["c5"].receptive_field) == (14, 16, 32)
+
+
+def test_lenet_1998_output_layer_is_fixed_rbf_codes():
+    model = models.build_lenet1998()
+    rbf = model.get_layer("output")
+    assert count_params(model) == 60_000 + 840
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 60_000
+    assert layer_table(model)["output"].connections == 84 * 10
+    assert set(np.unique(rbf.codes.numpy())) == {-1.0, 1.0}
+
+
+def test_lenet_1998_c3_is_a_masked_full_convolution():
+    # Oracle: Keras' dense 6->16 convolution with the kernel zero outside Table I.
+    c3 = models.build_lenet1998(include_top=False).get_layer("c3")
+    x = np.random.default_rng(0).standard_normal((2, 14, 14, 6)).astype("float32")
+    links = c3.kernel.numpy()[..., 0]
+    full = np.zeros((5, 5, 6, 16), dtype="float32")
+    pairs = [(i, j) for j, sources in enumerate(models.lenet.LENET1998_C3_TABLE) for i in sources]
+    assert len(pairs) == 60  # 6 maps x 3 + 9 x 4 + 1 x 6
+    for link, (i, j) in enumerate(pairs):
+        full[:, :, i, j] = links[:, :, link]
+    expected = keras.ops.convert_to_numpy(keras.ops.conv(x, full, padding="valid")) + c3.bias.numpy()
+    # float32 sums of 150 products: agreement to 1e-5 relative is round-off.
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(c3(x)), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_lenet_1989_matches_lecun():
@@ -69,7 +121,7 @@ def test_lenet_1989_matches_lecun():
 
 
 def test_receptive_fields_and_strides_of_lenet():
-    table = layer_table(models.build_lenet5())
+    table = layer_table(lenet5())
     got = {n: (table[n].receptive_field, table[n].stride) for n in ("c1", "s2", "c3", "s4")}
     # By hand: rf_out = rf_in + (k - 1) * stride_in.
     assert got == {"c1": (5, 1), "s2": (6, 2), "c3": (14, 2), "s4": (16, 4)}
@@ -173,7 +225,7 @@ def test_a_student_sequential_model_and_keras_applications():
 
 
 def test_a_nested_model_counts_as_its_layers():
-    inner = models.build_lenet5()
+    inner = lenet5()
     outer = keras.Sequential([keras.Input((28, 28, 1)), inner, keras.layers.Dense(2, name="head")])
     table = layer_table(outer)
     assert table.total_weights == outer.count_params()
@@ -204,7 +256,7 @@ def test_unknown_layers_are_counted_and_marked_unknown():
 
 
 def test_renderings():
-    table = layer_table(models.build_lenet5(), include_bias=False)
+    table = layer_table(lenet5(), include_bias=False)
     lines = []
     table.print(print_fn=lines.append)
     assert lines[-1].split()[:4] == ["Total", "8,094", "61,470", "422,824"]
@@ -225,4 +277,4 @@ def test_bad_inputs_raise_with_what_was_received():
     with pytest.raises(ValueError, match="built model"):
         layer_table(unbuilt)
     with pytest.raises(KeyError, match="no layer named 'c9'"):
-        layer_table(models.build_lenet5())["c9"]
+        layer_table(lenet5())["c9"]

@@ -111,6 +111,16 @@ def test_every_listed_mistake_has_a_wrong_sample():
 # ---------------------------------------------------------------------------------------
 # The reference against independent oracles
 
+def test_the_small_convnet_has_the_parameters_the_prose_states():
+    ns = {}
+    exec(compile(IMPORTS + _cell("def build_small_convnet"), "<given>", "exec"), ns)
+    # by hand: 3*3*3*32 + 32, 3*3*32*64 + 64, (8*8*64)*128 + 128, 128*10 + 10
+    assert ns["build_small_convnet"]().count_params() == 896 + 18_496 + 524_416 + 1_290 == 545_098
+    prose = " ".join(LAB.prose().split())
+    assert "896 + 18,496 + 524,416 + 1,290 = 545,098" in prose
+    assert round(100 * 524_416 / 545_098) == 96 and "holds 96%" in prose
+
+
 def test_bias_variance_reference_reproduces_the_analytic_case():
     # linear f, linear model, fixed design: bias 0 and mean variance sigma^2 p / n exactly in
     # expectation; 20,000 simulated sets put the estimate within 3% (its std is ~1%)

@@ -34,6 +34,20 @@ def test_the_command_shows_only_what_is_needed(tmp_path):
     assert "--ro-bind / /" not in argv
 
 
+def test_the_instructor_reference_cannot_be_imported(tmp_path):
+    # lab 02's hostile sample imports its answers from here; in the kernel that must fail
+    done = confined(tmp_path, """
+for name in ("autograder.reference.convnets", "autograder.reference.counting"):
+    try:
+        __import__(name)
+        print("IMPORTED", name)
+    except ModuleNotFoundError:
+        print("refused", name)
+""")
+    assert done.stdout.split() == ["refused", "autograder.reference.convnets",
+                                   "refused", "autograder.reference.counting"], done.stdout + done.stderr
+
+
 def test_confined_process_sees_a_minimal_read_only_world(tmp_path):
     done = confined(tmp_path, """
 import os, sys

@@ -5,7 +5,9 @@ over output positions, the convolution here gathers every window at once
 (`sliding_window_view`) and contracts with einsum; pooling reuses the same windows; the
 counting table is computed from a layer *specification* with closed-form sizes, never
 from a Keras model. Each function takes the inputs of the check's query (see
-docs/checks.md) and returns what the student's code must produce.
+docs/checks.md) and returns what the student's code must produce. The three networks the
+lab asks for are here as Keras models too (Keras is imported only when one is built), for
+the tests of course.models and of the counting tables, and for bench/calibrate_lab02.py.
 """
 from __future__ import annotations
 
@@ -132,9 +134,75 @@ def size_table_variant(size, channels, c1, c3, k, stride, padding, f5):
 
 
 def lenet5_size_table():
-    """size_table(build_lenet5()) must be Grosse's table (all of it, or the counts alone)."""
+    """size_table(build_lenet5()) must be Grosse's table (all of it, or the counts alone);
+    `lenet5()` below is that network."""
     table = lenet5_table()
     return {"table": table, "counts": table[:, :3], "parameters": table[:, 3]}
+
+
+# ---------------------------------------------------------------------------------------
+# Lab 02's networks as Keras models: what the student's build_lenet5, build_forsyth_mnist
+# and build_forsyth_cifar return, for the tests of course.models and of the counting
+# tables, and for bench/calibrate_lab02.py. (Keras is imported only when one is built.)
+
+def lenet5(num_classes=10):
+    """LeNet-5 as Grosse's lecture 12 tabulates it: 28x28 input, "same" C1, fully connected
+    C3, plain average pools; 61,706 parameters (Grosse's 61,470 weights plus the biases)."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input((28, 28, 1), name="input"),
+        layers.Conv2D(6, 5, padding="same", activation="tanh", name="c1"),
+        layers.AveragePooling2D(2, name="s2"),
+        layers.Conv2D(16, 5, activation="tanh", name="c3"),
+        layers.AveragePooling2D(2, name="s4"),
+        layers.Flatten(name="flatten"),
+        layers.Dense(120, activation="tanh", name="f5"),
+        layers.Dense(84, activation="tanh", name="f6"),
+        layers.Dense(num_classes, activation="softmax", name="output"),
+    ], name="lenet5")
+
+
+def forsyth_mnist(num_classes=10):
+    """Forsyth's figure 17.9 (MatConvNet's cnn_mnist): no ReLU after the two 5x5
+    convolutions, the max-pools are their non-linearity; 431,080 parameters."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input((28, 28, 1), name="input"),
+        layers.Conv2D(20, 5, name="conv1"),
+        layers.MaxPooling2D(2, name="pool1"),
+        layers.Conv2D(50, 5, name="conv2"),
+        layers.MaxPooling2D(2, name="pool2"),
+        layers.Conv2D(500, 4, activation="relu", name="fc1"),
+        layers.Conv2D(num_classes, 1, name="fc2"),
+        layers.Flatten(name="flatten"),
+        layers.Activation("softmax", name="predictions"),
+    ], name="forsyth_mnist")
+
+
+def forsyth_cifar(num_classes=10):
+    """Forsyth's figure 17.15 (MatConvNet's cnn_cifar): overlapping 3/2 pools, the 64 top
+    ReLUs of figure 17.19 in "fc1"; 145,578 parameters."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input((32, 32, 3), name="input"),
+        layers.Conv2D(32, 5, padding="same", name="conv1"),
+        layers.MaxPooling2D(3, strides=2, padding="same", name="pool1"),
+        layers.ReLU(name="relu1"),
+        layers.Conv2D(32, 5, padding="same", activation="relu", name="conv2"),
+        layers.AveragePooling2D(3, strides=2, padding="same", name="pool2"),
+        layers.Conv2D(64, 5, padding="same", activation="relu", name="conv3"),
+        layers.AveragePooling2D(3, strides=2, padding="same", name="pool3"),
+        layers.Conv2D(64, 4, activation="relu", name="fc1"),
+        layers.Conv2D(num_classes, 1, name="fc2"),
+        layers.Flatten(name="flatten"),
+        layers.Activation("softmax", name="predictions"),
+    ], name="forsyth_cifar")
 
 
 # ---------------------------------------------------------------------------------------

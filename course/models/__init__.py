@@ -4,8 +4,8 @@ Every builder has the signature
 `build_<arch>(input_shape=..., num_classes=..., *, <options>, name="<arch>")` and
 returns an uncompiled `keras.Model` built with random weights (no downloads). The
 parameter count that matches the published one is stated in each docstring;
-for networks with batch norm it is the trainable count, which is what torchvision
-and the papers report (`course.counting.count_params`).
+for networks with batch norm it is the trainable count (Keras' count less the batch-norm
+moving statistics), which is what torchvision and the papers report.
 
 Pretrained networks for transfer learning come from `pretrained(name)` (see
 `course.models.backbones`): one ships with the course, one downloads ImageNet weights.
@@ -14,7 +14,7 @@ Pretrained networks for transfer learning come from `pretrained(name)` (see
 from course.models.alexnet import build_alexnet, build_alexnet_two_tower
 from course.models.densenet import build_densenet, build_densenet121
 from course.models.inception import build_googlenet, build_grid_reduction, grid_reduction_block, inception_block
-from course.models.lenet import build_lenet5, build_lenet1989
+from course.models.lenet import build_lenet1989, build_lenet1998
 from course.models.mobilenet import build_mobilenet_v2
 from course.models.nin import build_nin
 from course.models.backbones import BackboneCard, BackboneUnavailable, backbone_card, backbone_names, pretrained
@@ -31,7 +31,7 @@ from course.models.resnet import (
     build_resnet152,
 )
 from course.models.senet import build_se_resnet50, squeeze_excite_block
-from course.models.simple import build_forsyth_cifar, build_forsyth_mnist, build_mlp
+from course.models.simple import build_mlp
 from course.models.vgg import build_vgg, build_vgg16, build_vgg19
 
 __all__ = [
@@ -44,12 +44,10 @@ __all__ = [
     "build_cifar_resnet",
     "build_densenet",
     "build_densenet121",
-    "build_forsyth_cifar",
-    "build_forsyth_mnist",
     "build_googlenet",
     "build_grid_reduction",
     "build_lenet1989",
-    "build_lenet5",
+    "build_lenet1998",
     "build_mlp",
     "build_mobilenet_v2",
     "build_nin",

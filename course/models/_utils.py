@@ -71,7 +71,7 @@ class ChannelPad(keras.layers.Layer):
         return tuple(input_shape[:-1]) + (self.channels,)
 
     def count_connections(self, input_shapes, output_shape, include_bias):
-        """No multiply-adds (see course.counting)."""
+        """No multiply-adds (for the counting tables)."""
         return 0
 
     def get_config(self):
@@ -109,7 +109,7 @@ class LocalResponseNormalization(keras.layers.Layer):
         return input_shape
 
     def count_connections(self, input_shapes, output_shape, include_bias):
-        """One multiply-add per unit and channel of its window (see course.counting)."""
+        """One multiply-add per unit and channel of its window (for the counting tables)."""
         return math.prod(output_shape[1:]) * (2 * self.depth_radius + 1)
 
     def get_config(self):

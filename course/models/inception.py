@@ -91,7 +91,7 @@ def build_googlenet(
     with `branch3_kernel_size=3` this builder has its 6,624,904 trainable parameters
     without auxiliary classifiers and 13,004,888 with them. With the paper's 5x5
     kernel (the default) it has 7,005,832 trainable parameters. Batch-norm moving
-    statistics are not counted (see `course.counting.count_params`).
+    statistics are not counted, as in PyTorch, where they are buffers.
 
     Reference:
         Szegedy et al. (2015), Going Deeper with Convolutions, table 1 and section 5.

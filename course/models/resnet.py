@@ -2,8 +2,8 @@
 
 Parameter counts are stated as torchvision states them: trainable parameters, i.e.
 `model.count_params()` minus the batch-norm moving means and variances (Keras stores
-them as non-trainable weights; PyTorch keeps them as buffers). `course.counting.
-count_params(model)` computes that number.
+them as non-trainable weights; PyTorch keeps them as buffers): for a freshly built
+model, the sum of `model.trainable_weights`' sizes.
 
 Reference:
     K. He, X. Zhang, S. Ren, J. Sun (2016), Deep Residual Learning for Image
