@@ -4,7 +4,7 @@ Lab 04 grades `deep_residual`, the deepest ResNet of its degradation experiment,
 accuracy on held-out CIFAR-10 images, with a threshold per scale. A threshold must be met
 by the lab's recipe on every seed tried, with a margin. This script trains exactly that
 recipe, with the course's builder of the same network (He et al.'s CIFAR ResNet with
-projection shortcuts, `course.models.build_cifar_resnet(shortcut="B")`): the first N_TRAIN
+projection shortcuts, `autograder.reference.architecture_blocks.build_cifar_net(depth)`): the first N_TRAIN
 images of `course.data.load("cifar10")`, standardized per channel and average-pooled by
 FACTOR inside the model (batch norm with momentum 0.9, as in the lab's blocks), Adam with a
 learning rate of 2e-3 decayed along a cosine, batch 128 (32 at tiny scale). It prints one
@@ -38,7 +38,7 @@ def run(scale: str, seed: int) -> tuple[float, float, float]:
     import keras
 
     from course import data
-    from course.models import build_cifar_resnet
+    from autograder.reference.architecture_blocks import build_cifar_net
 
     cfg = SCALES[scale]
     (x, y), (x_test, y_test) = data.load("cifar10", print_fn=None)
@@ -46,7 +46,7 @@ def run(scale: str, seed: int) -> tuple[float, float, float]:
     y = y[:cfg["n_train"]].ravel()
     keras.utils.set_random_seed(seed)
     size = 32 // cfg["factor"]
-    net = build_cifar_resnet((size, size, 3), 10, depth=cfg["depth"], shortcut="B")
+    net = build_cifar_net(cfg["depth"], input_shape=(size, size, 3), num_classes=10, shortcut="B")
     inputs = keras.Input((32, 32, 3))
     h = keras.layers.Normalization(mean=x.mean(axis=(0, 1, 2)), variance=x.var(axis=(0, 1, 2)))(inputs)
     if cfg["factor"] > 1:

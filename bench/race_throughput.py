@@ -1,7 +1,7 @@
-"""Lab 04's race, the GPU column: inference images/s of the paper-size course.models networks.
+"""Lab 04's race, the GPU column: inference images/s of the paper-size networks.
 
 Builds each network the lab races at 224x224x3 with 1000 classes (random weights, nothing
-downloaded), compiles its forward pass (`model.predict`, XLA under JAX), runs one warm-up
+downloaded; course.models' skeletons with lab 04's reference blocks), compiles its forward pass (`model.predict`, XLA under JAX), runs one warm-up
 batch and then times `--batches` batches of `--batch` random images. Prints one RESULT line
 per network (parameters, multiply-adds from course.counting, images/s) and writes them as
 JSON with `--json`.
@@ -33,19 +33,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402  (after the path, so `course` imports from this checkout)
 
+from autograder.reference import architecture_blocks as full  # noqa: E402
 from course import models  # noqa: E402
 from course.counting import count_params, layer_table  # noqa: E402
 
 # The race's paper-size networks, named as in course.imagenet_results.IMAGENET_TOP1.
 RACE = {
-    "AlexNet": lambda: models.build_alexnet(),
-    "VGG-16": lambda: models.build_vgg16(),
-    "NiN": lambda: models.build_nin(),
-    "GoogLeNet": lambda: models.build_googlenet(branch3_kernel_size=3),
-    "ResNet-18": lambda: models.build_resnet18(),
-    "ResNet-50": lambda: models.build_resnet50(),
-    "SE-ResNet-50": lambda: models.build_se_resnet50(),
-    "DenseNet-121": lambda: models.build_densenet121(),
+    "AlexNet": lambda: full.build_alexnet_one_gpu(),
+    "VGG-16": lambda: full.build_vgg(letter="D"),
+    "NiN": lambda: full.build_nin(),
+    "GoogLeNet": lambda: full.build_googlenet(branch3_kernel_size=3),
+    "ResNet-18": lambda: full.build_resnet18(),
+    "ResNet-50": lambda: full.build_resnet50(),
+    "SE-ResNet-50": lambda: full.build_se_resnet50(),
+    "DenseNet-121": lambda: full.build_densenet121(),
     "MobileNetV2": lambda: models.build_mobilenet_v2(),
 }
 

@@ -6,9 +6,11 @@ autograder/samples/04-architectures/samples.toml, run into a namespace; each tes
 suite is answered from it and judged against autograder/reference/architectures.py, as the
 grader does. The training cell (the degradation experiment) and the samples that differ
 only there are left to the end-to-end pipeline. The oracles: published counts (the VGG
-paper and torchvision, the AlexNet paper, He et al.), the course's own builders and
+paper and torchvision, the AlexNet paper, He et al.), the instructor's Keras blocks
+(autograder/reference/architecture_blocks.py) in the course's skeletons and
 `course.counting` (tested against those counts in test_models.py and test_counting.py),
-Keras's own layers, TensorFlow's LRN and scikit-image's Gabor kernels.
+Keras's own layers, TensorFlow's LRN and scikit-image's Gabor kernels. The solution's own
+blocks, handed to the skeletons as the lab does, must give the published networks.
 """
 import functools
 
@@ -19,6 +21,7 @@ from labkit import Lab
 
 keras = pytest.importorskip("keras")
 
+from autograder.reference import architecture_blocks as blocks   # noqa: E402
 from course import models                                   # noqa: E402
 from course.counting import count_params, layer_table       # noqa: E402
 
@@ -36,9 +39,13 @@ def grade(answers: dict[str, str]) -> dict[str, float]:
 
 
 @functools.cache
+def solution_namespace():
+    return LAB.namespace(LAB.answers_of({"base": "solution"}), prelude=PRELUDE, skip=TRAINING)
+
+
+@functools.cache
 def solution_scores():
-    ns = LAB.namespace(LAB.answers_of({"base": "solution"}), prelude=PRELUDE, skip=TRAINING)
-    return LAB.grade(ns, cells=UNTRAINED)
+    return LAB.grade(solution_namespace(), cells=UNTRAINED)
 
 
 def test_solution_passes_every_check_against_the_reference():
@@ -109,7 +116,7 @@ def test_alexnet_and_vgg_counts_are_the_published_ones():
 
 
 def test_receptive_fields_agree_with_course_counting():
-    model = models.build_vgg((32, 32, 3), 10, config="D", fc_units=16)
+    model = models.build_vgg((32, 32, 3), 10, config=reference.vgg_config("D"), fc_units=16)
     table = layer_table(model)
     rows = [r for r in table.rows if r.layer_type in ("Conv2D", "MaxPooling2D")]
     spec = [(3, 1) if r.layer_type == "Conv2D" else (2, 2) for r in rows]
@@ -121,7 +128,7 @@ def test_receptive_fields_agree_with_course_counting():
 def test_block_counts_agree_with_the_course_builders():
     for depth in (8, 14, 20, 32):
         for residual in (False, True):
-            built = models.build_cifar_resnet(depth=depth, shortcut="B", residual=residual)
+            built = blocks.build_cifar_net(depth, shortcut="B", residual=residual)
             assert reference.cifar_net_params(depth, residual, 16, (32, 32, 3), 10)["n"] == count_params(built)
     # torchvision's ResNet-50 layer1[0]
     assert reference.bottleneck_params(64, 64, 1)["n"] == 75_008
@@ -130,16 +137,16 @@ def test_block_counts_agree_with_the_course_builders():
     assert sum(reference.se_params(c, 16)["n"] for c in se_channels) == 28_088_024 - 25_557_032
 
 
-def test_inception_and_grid_reduction_agree_with_the_course_builders():
+def test_inception_and_grid_reduction_agree_with_the_keras_blocks():
     inp = keras.Input((28, 28, 192))
-    module = keras.Model(inp, models.inception_block(inp, (64, 96, 128, 16, 32, 32), batch_norm=False, name="m"))
+    module = keras.Model(inp, blocks.inception_module(inp, (64, 96, 128, 16, 32, 32), name="m"))
     got = reference.inception_params((28, 28, 192), (64, 96, 128, 16, 32, 32))
     assert got["n"] == module.count_params() == 163_328 + 368      # the issue's weights, plus biases
     assert got["shape"] == [28, 28, 256]
-    block = models.build_grid_reduction()                            # batch norm, no biases
-    kernels = sum(int(np.prod(w.shape)) for w in block.trainable_weights if w.path.endswith("kernel"))
+    grid = keras.Input((35, 35, 320))
+    block = keras.Model(grid, blocks.grid_reduction(grid))
     ref = reference.grid_reduction_params((35, 35, 320))
-    assert ref["n"] - (64 + 96 + 160 + 64 + 160) == kernels
+    assert ref["n"] == block.count_params()
     assert ref["shape"] == list(block.output.shape[1:]) == [17, 17, 640]
 
 
@@ -152,7 +159,10 @@ def test_counts_agree_with_keras():
             keras.layers.ReLU()(keras.layers.BatchNormalization()(x)))
         x = keras.layers.Concatenate()([x, y])
     dense = keras.Model(inp, x)
-    assert reference.dense_block_params(16, 3, 8)["n"] == count_params(dense)
+    assert reference.dense_block_params(16, 3, 8)["n"] == count_params(dense) \
+        == count_params(keras.Model(inp, blocks.dense_block(inp, 3, 8)))
+    # DenseNet-B, as the lab's visible check states it: 2 * 16 + 16 * 32 + 2 * 32 + 9 * 32 * 8, then from 24
+    assert count_params(keras.Model(inp, blocks.dense_block(inp, 2, 8, bottleneck=4))) == 2_912 + 3_184 == 6_096
     mini = keras.Sequential([keras.Input((21, 21, 3)), keras.layers.Conv2D(8, 3, strides=2, padding="same"),
                              keras.layers.BatchNormalization(), keras.layers.MaxPooling2D(2), keras.layers.Conv2D(12, 3),
                              keras.layers.Flatten(), keras.layers.Dense(10)])
@@ -188,7 +198,7 @@ def test_se_block_matches_keras():
     x = rng.standard_normal((2, 3, 5, 8))
     w1, b1, w2, b2 = rng.standard_normal((8, 2)), rng.standard_normal(2), rng.standard_normal((2, 8)), rng.standard_normal(8)
     inp = keras.Input((3, 5, 8))
-    model = keras.Model(inp, models.squeeze_excite_block(inp, ratio=4, name="se"))
+    model = keras.Model(inp, blocks.se_block(inp, 4, name="se"))
     model.get_layer("se_reduce").set_weights([w1, b1])
     model.get_layer("se_expand").set_weights([w2, b2])
     assert np.allclose(reference.se_block(x, w1, b1, w2, b2)["y"], keras.ops.convert_to_numpy(model(x)), atol=1e-5)
@@ -222,8 +232,8 @@ def test_forbidden_imports_are_flagged(tmp_path):
     from autograder import integrity
     source = nbformat.read(LAB.source, as_version=4)
     cell = next(c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "arch-residual-blocks")
-    for line in ("from course.models.resnet import basic_block", "from course.models import build_cifar_resnet",
-                 "from course import counting"):
+    for line in ("from course.models._utils import conv_bn", "import course.counting", "from course import counting",
+                 "from autograder.reference.architecture_blocks import basic_block"):
         cell.source = line + "\n"
         path = tmp_path / "sub.ipynb"
         nbformat.write(source, path)
@@ -256,7 +266,7 @@ def grosse_scale(model):
 
 def test_part1_scale_table_numbers():
     lenet89, lenet5, alexnet = (grosse_scale(b()) for b in
-                                (models.build_lenet1989, models.build_lenet5, models.build_alexnet_two_tower))
+                                (models.build_lenet1989, models.build_lenet5, blocks.build_alexnet))
     assert lenet89[0] + 256 == 1_256 and lenet89[2] + lenet89[0] == 64_660    # LeCun's conventions
     pools = [r for r in layer_table(models.build_lenet5(), include_bias=False).rows
              if r.layer_type == "AveragePooling2D"]
@@ -267,14 +277,16 @@ def test_part1_scale_table_numbers():
 
 
 def test_part2_and_3_numbers():
-    for build in (models.build_alexnet_two_tower, models.build_alexnet):
-        m = build()
+    assert count_params(blocks.build_alexnet(groups=1)) == 62_378_344                     # towers merged
+    assert count_params(blocks.build_alexnet_one_gpu()) == 61_100_840                   # torchvision's
+    for groups, share in ((2, 4), (1, 6)):
+        m = blocks.build_alexnet(groups=groups)
         table = layer_table(m, include_bias=False)
         conv_weights = sum(r.weights for r in layer_table(m).rows if r.layer_type == "Conv2D")
         conv_macs = sum(r.connections for r in table.rows if r.layer_type == "Conv2D")
         _, weights, macs = grosse_scale(m)
-        assert round(100 * conv_weights / weights) == 4 and conv_macs / macs > 0.9   # "about 4%", "over 90%"
-    assert round(grosse_scale(models.build_alexnet())[2] / 1e8) == 7                 # AlexNet 0.7 G (Part 9)
+        assert round(100 * conv_weights / weights) == share and conv_macs / macs > 0.9   # "4% and 6%", "over 90%"
+    assert round(grosse_scale(blocks.build_alexnet())[2] / 1e8) == 7                 # AlexNet 0.7 G (Part 9)
     c = 64
     assert (27 * c * c, 49 * c * c) == (110_592, 200_704)
     alexnet_rf = reference.receptive_fields(((11, 4), (3, 2), (5, 1), (3, 2), (3, 1), (3, 1), (3, 1), (3, 2)))
@@ -282,7 +294,7 @@ def test_part2_and_3_numbers():
     assert alexnet_rf[-1, 0] == 195 and reference.receptive_fields(vgg16)[-1].tolist() == [196, 16]
     shares = {letter: reference.vgg_params(letter)[1] / reference.vgg_params(letter).sum() for letter in "AE"}
     assert (round(100 * shares["A"]), round(100 * shares["E"])) == (93, 86)
-    assert round(grosse_scale(models.build_vgg16())[2] / 1e8) == 155                 # 15.5 G multiply-adds
+    assert round(grosse_scale(blocks.build_vgg(letter="D"))[2] / 1e8) == 155         # 15.5 G multiply-adds
 
 
 def test_part4_and_5_numbers():
@@ -294,11 +306,13 @@ def test_part4_and_5_numbers():
     assert (count_params(gap), count_params(dense)) == (1_930, 122_890)
     assert round(count_params(alexnet_head) / 1e6) == 67 and round(count_params(alexnet_head) / 966_986, -1) == 70
     grid = keras.Input((28, 28, 192))
-    module = keras.Model(grid, models.inception_block(grid, (64, 96, 128, 16, 32, 32), batch_norm=False, name="m"))
+    module = keras.Model(grid, blocks.inception_module(grid, (64, 96, 128, 16, 32, 32), name="m"))
     assert round(grosse_scale(module)[2] / 1e6) == 128 and round(393_216 * 28 * 28 / 1e6) == 308
-    for kernel, expected in ((5, 7_005_832), (3, 6_624_904)):
-        m = models.build_googlenet(branch3_kernel_size=kernel)
+    for kernel, expected in ((5, 7_005_832), (3, 6_624_904)):                     # torchvision's batch norm
+        m = blocks.build_googlenet(branch3_kernel_size=kernel)
         assert count_params(m) == expected and m.get_layer("predictions").count_params() == 1_025_000
+    paper = models.build_googlenet(inception_module=blocks.inception_module)    # the lab's: biases, 5x5
+    assert count_params(paper) == 6_998_552 and paper.get_layer("predictions").count_params() == 1_025_000
 
 
 def test_part6_chain_gain_numbers():
@@ -312,3 +326,24 @@ def test_part6_chain_gain_numbers():
 def test_part9_mobilenet_numbers():
     _, weights, macs = grosse_scale(models.build_mobilenet_v2())
     assert round(weights / 1e5) == 35 and round(macs / 1e8) == 3                     # 3.5 M, 0.3 G
+
+
+# (the course's skeleton, what the lab passes it, the published count); each built and freed in turn
+SKELETONS = [
+    ("build_vgg", lambda ns: {"config": ns["vgg_config"]("D")}, 138_357_544),
+    ("build_nin", lambda ns: {"mlpconv_block": ns["mlpconv_block"]}, 7_595_176),
+    ("build_googlenet", lambda ns: {"inception_module": ns["inception_module"]}, 6_998_552),
+    ("build_resnet18", lambda ns: {"basic_block": ns["basic_block"]}, 11_689_512),
+    ("build_resnet50", lambda ns: {"bottleneck_block": ns["bottleneck_block"]}, 25_557_032),
+    ("build_se_resnet50", lambda ns: {"bottleneck_block": ns["bottleneck_block"], "se_block": ns["se_block"]},
+     28_088_024),
+    ("build_densenet121", lambda ns: {"dense_block": ns["dense_block"]}, 7_978_856),
+]
+
+
+@pytest.mark.parametrize("builder,blocks_of,published", SKELETONS, ids=[s[0] for s in SKELETONS])
+def test_the_solutions_blocks_in_the_course_skeletons_are_the_published_networks(builder, blocks_of, published):
+    model = getattr(models, builder)(**blocks_of(solution_namespace()))
+    assert count_params(model) == published
+    del model
+    keras.backend.clear_session()
