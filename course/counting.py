@@ -17,10 +17,12 @@ What is counted (Grosse, CSC321 lecture 12, "size of a conv net"):
   `output units x inputs`, a pooling layer one per input in each window (Grosse counts
   these), batch norm one per unit. With `include_bias=True` a bias counts as one more
   connection per output unit (from a constant input, as LeCun 1989 counts);
-  `include_bias=False` gives plain multiply-adds. Reshaping, activations, dropout,
+  `include_bias=False` gives plain multiply-adds (a pool with a bias, as LeCun's
+  subsampling, counts it too). Reshaping, activations, dropout,
   padding, additions and concatenations have none. A layer type this module does not
   know gets `None` (unknown), unless it defines
-  `count_connections(input_shapes, output_shape, include_bias)`.
+  `count_connections(input_shapes, output_shape, include_bias)` (and `kernel_size`
+  and `strides` when it is a window over its input, for the receptive field).
 - receptive field and stride: how many input pixels along each spatial axis one unit
   sees, and how many input pixels apart neighbouring units are, composed layer by
   layer (`rf_out = rf_in + (k - 1) * dilation * stride_in`, `stride_out = stride_in * s`).
@@ -319,7 +321,10 @@ def _describe(layer, in_shapes, out_shape, in_state, include_bias):
     units = _prod(out_shape[1:])
     bias = units if include_bias and _bias_params(layer) else 0
     if hasattr(layer, "count_connections"):
-        return layer.count_connections(in_shapes, out_shape, include_bias), in_state
+        state = in_state
+        if hasattr(layer, "kernel_size"):
+            state = _window_state(in_state, layer.kernel_size, layer.strides)
+        return layer.count_connections(in_shapes, out_shape, include_bias), state
     if isinstance(layer, keras.layers.InputLayer):
         return 0, in_state
     if isinstance(layer, keras.layers.Dense):
@@ -335,7 +340,7 @@ def _describe(layer, in_shapes, out_shape, in_state, include_bias):
                               getattr(layer, "dilation_rate", None), transpose)
         return _conv_connections(layer, in_shapes[0], out_shape) + bias, state
     if isinstance(layer, _POOLING):
-        return units * _prod(layer.pool_size), _window_state(in_state, layer.pool_size, layer.strides)
+        return units * _prod(layer.pool_size) + bias, _window_state(in_state, layer.pool_size, layer.strides)
     if isinstance(layer, _GLOBAL_POOLING):
         return _prod(in_shapes[0][1:]), ALL
     if isinstance(layer, _NORMALIZATION):

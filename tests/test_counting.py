@@ -42,9 +42,8 @@ def test_grosse_lenet_table_exactly():
         assert (row.units, row.connections, row.weights) == expected, (
             f"{name}: (units, connections, weights) = {(row.units, row.connections, row.weights)}, "
             f"Grosse's table says {expected}")
-    # Sums of his columns. (His summary slide rounds and differs: 8,084 units leaves out
-    # the 10 outputs; 60,000 parameters and 344,000 connections are LeCun's paper's
-    # figures for the sparse C3.)
+    # Sums of his columns. (His summary slide differs: it counts LeCun's sparse C3
+    # without the output layer; see test_lenet_1998_matches_lecun_and_grosse.)
     assert table.total_units == sum(v[0] for v in GROSSE_LENET.values()) == 8_094
     assert table.total_connections == sum(v[1] for v in GROSSE_LENET.values()) == 422_824
     assert table.total_weights == sum(v[2] for v in GROSSE_LENET.values()) == 61_470
@@ -60,6 +59,58 @@ def test_lenet_with_biases_is_what_keras_counts():
     for name, (weights, connections) in expected.items():
         assert (table[name].weights, table[name].connections) == (weights, connections), name
     assert table.total_weights == model.count_params() == 61_706
+
+
+# LeCun et al. 1998, section II.B: (trainable parameters, connections) of each layer,
+# biases counted in both, C3 read through Table I.
+LECUN_1998 = {
+    "c1": (156, 122_304),
+    "s2": (12, 5_880),
+    "c3": (1_516, 151_600),
+    "s4": (32, 2_000),
+    "c5": (48_120, 48_120),
+    "f6": (10_164, 10_164),
+}
+
+
+def test_lenet_1998_matches_lecun_and_grosse():
+    table = layer_table(models.build_lenet1998(include_top=False))
+    for name, expected in LECUN_1998.items():
+        assert (table[name].weights, table[name].connections) == expected, (
+            f"{name}: (parameters, connections) = {(table[name].weights, table[name].connections)}, "
+            f"LeCun 1998 says {expected}")
+    # Grosse's lecture 12 summary row "LeNet (1998)": 8,084 units (C1..F6, no input, no
+    # output layer) and 60,000 parameters. He prints 344,000 connections; the paper's own
+    # per-layer figures above sum to 340,068.
+    assert table.total_units == 8_084
+    assert table.total_weights == sum(w for w, _ in LECUN_1998.values()) == 60_000
+    assert table.total_connections == sum(c for _, c in LECUN_1998.values()) == 340_068
+    # By hand: rf_out = rf_in + (k - 1) * stride_in, as for the 1998 net drawn with pools.
+    assert (table["c3"].receptive_field, table["s4"].receptive_field, table["c5"].receptive_field) == (14, 16, 32)
+
+
+def test_lenet_1998_output_layer_is_fixed_rbf_codes():
+    model = models.build_lenet1998()
+    rbf = model.get_layer("output")
+    assert count_params(model) == 60_000 + 840
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 60_000
+    assert layer_table(model)["output"].connections == 84 * 10
+    assert set(np.unique(rbf.codes.numpy())) == {-1.0, 1.0}
+
+
+def test_lenet_1998_c3_is_a_masked_full_convolution():
+    # Oracle: Keras' dense 6->16 convolution with the kernel zero outside Table I.
+    c3 = models.build_lenet1998(include_top=False).get_layer("c3")
+    x = np.random.default_rng(0).standard_normal((2, 14, 14, 6)).astype("float32")
+    links = c3.kernel.numpy()[..., 0]
+    full = np.zeros((5, 5, 6, 16), dtype="float32")
+    pairs = [(i, j) for j, sources in enumerate(models.lenet.LENET1998_C3_TABLE) for i in sources]
+    assert len(pairs) == 60  # 6 maps x 3 + 9 x 4 + 1 x 6
+    for link, (i, j) in enumerate(pairs):
+        full[:, :, i, j] = links[:, :, link]
+    expected = keras.ops.convert_to_numpy(keras.ops.conv(x, full, padding="valid")) + c3.bias.numpy()
+    # float32 sums of 150 products: agreement to 1e-5 relative is round-off.
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(c3(x)), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_lenet_1989_matches_lecun():

@@ -19,7 +19,7 @@ Pretrained networks for transfer learning come from `pretrained(name)` (see
 
 from course.models.densenet import build_densenet, build_densenet121
 from course.models.inception import build_googlenet
-from course.models.lenet import build_lenet5, build_lenet1989
+from course.models.lenet import build_lenet5, build_lenet1989, build_lenet1998
 from course.models.mobilenet import build_mobilenet_v2
 from course.models.nin import build_nin
 from course.models.backbones import BackboneCard, BackboneUnavailable, backbone_card, backbone_names, pretrained
@@ -46,6 +46,7 @@ __all__ = [
     "build_forsyth_mnist",
     "build_googlenet",
     "build_lenet1989",
+    "build_lenet1998",
     "build_lenet5",
     "build_mlp",
     "build_mobilenet_v2",
