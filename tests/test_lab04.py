@@ -265,15 +265,17 @@ def grosse_scale(model):
 
 
 def test_part1_scale_table_numbers():
-    lenet89, lenet5, alexnet = (grosse_scale(b()) for b in
-                                (models.build_lenet1989, models.build_lenet5, blocks.build_alexnet))
+    lenet89, lenet98, alexnet = (grosse_scale(b()) for b in
+                                 (models.build_lenet1989, lambda: models.build_lenet1998(include_top=False),
+                                  blocks.build_alexnet))
     assert lenet89[0] + 256 == 1_256 and lenet89[2] + lenet89[0] == 64_660    # LeCun's conventions
-    pools = [r for r in layer_table(models.build_lenet5(), include_bias=False).rows
-             if r.layer_type == "AveragePooling2D"]
-    assert lenet5[0] + sum(r.units for r in pools) - 10 == 8_084                  # Grosse's units
-    assert lenet5[2] + sum(r.connections for r in pools) == 422_824               # NOTES.md: the rows' sum
+    lenet98_all = layer_table(models.build_lenet1998(include_top=False))
+    assert lenet98[1] == lenet98_all.total_weights == 60_000                     # LeCun's 60,000
+    assert lenet98_all.total_units == 8_084 and lenet98_all.total_connections == 340_068   # Grosse's units
+    with_weights = [l for l in models.build_lenet1998(include_top=False).layers if l.weights]
+    assert sum(int(np.prod(l.output.shape[1:])) for l in with_weights) == 8_084           # the notebook's sum
     assert alexnet[:2].tolist() == [659_272, 60_965_224]
-    assert np.round(alexnet / lenet5, -2).tolist() == [100, 1_000, 1_700]         # "about 100, 1,000, 1,700 times"
+    assert (round(alexnet[0] / 8_084, -1), round(alexnet[1] / 60_000, -2)) == (80, 1_000)   # "80", "1,000 times"
 
 
 def test_part2_and_3_numbers():
