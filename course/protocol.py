@@ -23,6 +23,7 @@ judges in its own process. Only numpy and the standard library are imported here
 executed outside any module (their annotations are then evaluated, not looked up).
 """
 import dataclasses
+import gc
 import io
 import json
 import os
@@ -266,11 +267,28 @@ class Run:
         scope = dict(namespace)
         scope.update(q["inputs"])
         exec(q["code"], scope)
-        return {name: eval(expr, scope) for name, expr in q["outputs"].items()}
+        answer = {name: eval(expr, scope) for name, expr in q["outputs"].items()}
+        if any(_large_network(value) for name, value in scope.items() if name not in namespace):
+            # The network the snippet built is garbage now, held only by its reference cycles:
+            # free it before the next query builds another (a paper-size one holds hundreds of
+            # MB, and the kernel's memory is capped). Small ones wait for Python's own collection.
+            del scope
+            gc.collect()
+        return answer
 
     def expected(self, ref) -> Any:
         """``ref(**inputs)``: a dict holding (at least) the outputs checked."""
         return ref(**{k: materialize(v) for k, v in self.inputs.items()})
+
+
+def _large_network(value: Any) -> bool:
+    """A Keras model or layer of over a million weights."""
+    if not type(value).__module__.startswith("keras"):
+        return False
+    try:
+        return value.count_params() > 1_000_000
+    except Exception:  # an unbuilt layer has no count yet
+        return False
 
 
 @dataclasses.dataclass(frozen=True)

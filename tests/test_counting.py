@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from autograder.reference.convnets import lenet5
+from autograder.reference import architecture_blocks as full
 from course import models
 from autograder.reference.counting import ALL, LayerTable, count_params, layer_table
 
@@ -30,8 +31,9 @@ GROSSE_LENET = {
 
 @functools.cache
 def full_size(builder):
-    """Each big model once per test session (building VGG-16 takes seconds and 0.5 GB)."""
-    return getattr(models, builder)()
+    """Each big model once per test session (building VGG-16 takes seconds and 0.5 GB), with
+    lab 04's reference blocks where the skeleton needs blocks."""
+    return getattr(full, builder)()
 
 
 def test_grosse_lenet_table_exactly():
@@ -132,7 +134,7 @@ def test_alexnet_units_from_the_paper():
     # Krizhevsky et al. fig. 2 caption (quoted in seed 001): neurons per layer
     # 253,440-186,624-64,896-64,896-43,264-4096-4096-1000. The first is a known slip of
     # the paper (55 x 55 x 96 = 290,400), so it is checked as the product instead.
-    table = layer_table(full_size("build_alexnet_two_tower"))
+    table = layer_table(full_size("build_alexnet"))
     units = [table[n].units for n in ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")]
     assert units == [55 * 55 * 96, 186_624, 64_896, 64_896, 43_264, 4096, 4096, 1000]
 
@@ -141,8 +143,8 @@ def test_alexnet_units_from_the_paper():
 # printed to 2-3 significant digits, so 1% is the tolerance; dropping any one conv of
 # these nets changes the total by more than that.
 PUBLISHED_MACS = [
-    ("build_alexnet", {}, 0.71e9),
-    ("build_vgg16", {}, 15.5e9),
+    ("build_alexnet_one_gpu", {}, 0.71e9),
+    ("build_vgg", {}, 15.5e9),
     ("build_resnet18", {}, 1.82e9),
     ("build_resnet50", {}, 4.1e9),
 ]
@@ -155,7 +157,7 @@ def test_published_multiply_adds(builder, kwargs, expected):
 
 
 def test_cifar_resnet18_multiply_adds():
-    model = models.build_resnet18((32, 32, 3), 10, small_input=True)
+    model = full.build_resnet18((32, 32, 3), 10, small_input=True)
     got = layer_table(model, include_bias=False).total_connections
     assert got == pytest.approx(0.56e9, rel=0.01), f"{got / 1e9:.3f} G"
 
@@ -179,11 +181,11 @@ def test_three_3x3_convs_against_one_7x7():
 
 def test_vgg16_fully_connected_layers():
     # Seed 003: FC1 7*7*512*4096 = 103M, FC2 4096*4096 = 17M, FC3 4096*1000 = 4M; total 138M.
-    table = layer_table(full_size("build_vgg16"), include_bias=False)
+    table = layer_table(full_size("build_vgg"), include_bias=False)
     fc = [table[n].weights for n in ("fc1", "fc2", "predictions")]
     assert fc == [7 * 7 * 512 * 4096, 4096 * 4096, 4096 * 1000]
     assert [round(w / 1e6) for w in fc] == [103, 17, 4]
-    with_bias = layer_table(full_size("build_vgg16"))
+    with_bias = layer_table(full_size("build_vgg"))
     assert round(with_bias.total_weights / 1e6) == 138
     # Conv5_3 of VGG-16 sees 196x196 pixels, 16 apart; after the last pool 212, 32 apart.
     assert (with_bias["block5_conv3"].receptive_field, with_bias["block5_conv3"].stride) == (196, 16)
@@ -191,15 +193,15 @@ def test_vgg16_fully_connected_layers():
 
 
 @pytest.mark.parametrize("builder,kwargs", [
-    ("build_resnet20", {}),
+    ("build_cifar_resnet", {}),
     ("build_googlenet", {"input_shape": (32, 32, 3), "num_classes": 10, "small_input": True}),
     ("build_mobilenet_v2", {"input_shape": (32, 32, 3), "num_classes": 10, "small_input": True}),
-    ("build_alexnet_two_tower", {"input_shape": (32, 32, 3), "num_classes": 10, "small_input": True}),
+    ("build_alexnet", {"input_shape": (32, 32, 3), "num_classes": 10, "small_input": True}),
     ("build_lenet1989", {}),
     ("build_se_resnet50", {"input_shape": (32, 32, 3), "num_classes": 10, "small_input": True}),
 ])
 def test_totals_agree_with_keras(builder, kwargs):
-    model = getattr(models, builder)(**kwargs)
+    model = (getattr(full, builder, None) or getattr(models, builder))(**kwargs)
     table = layer_table(model)
     assert table.total_weights == model.count_params()
     assert table.total_connections is not None, "every layer of our builders has a known count"

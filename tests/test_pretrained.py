@@ -1,4 +1,4 @@
-"""course.pretrain and course.models.backbones: the shipped backbone is verified, a tampered
+"""autograder.pretrain and course.models.backbones: the shipped backbone is verified, a tampered
 file is refused, the ImageNet path fails fast offline, and the pretraining recipe learns.
 
 No test touches the network: COURSE_OFFLINE=1 (conftest) and the download is mocked.
@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from course import pretrain
+from autograder import pretrain
 from course.data import ChecksumError, sha256_file
 from course.models import BackboneUnavailable, backbone_card, backbone_names, pretrained
 from course.models import backbones
@@ -24,7 +24,7 @@ def test_the_shipped_backbone_matches_its_card():
     path = backbones.WEIGHTS_DIR / card["file"]
     assert sha256_file(path) == card["sha256"]
     assert path.stat().st_size == card["bytes"] < 5_000_000, "a backbone small enough to commit"
-    assert card["command"].startswith("python -m course.pretrain")
+    assert card["command"].startswith("python -m course.pretrain")   # autograder.pretrain's name then
     model = pretrained(SHIPPED)
     assert model.output_shape == (None, len(card["source_classes"]))
     assert {layer.name for layer in model.layers} >= {*card["block_ends"], card["feature_layer"],
@@ -139,3 +139,13 @@ def test_the_command_writes_a_backbone_that_loads(tmp_path, shared_data, capsys)
     card = json.loads((tmp_path / f"{SHIPPED}.json").read_text())
     assert card["n_train"] == 600 and card["epochs"] == 1 and card["source_test_images"] == 6000
     assert pretrained(SHIPPED, weights_dir=tmp_path).count_params() > 270_000
+
+
+def test_the_pretraining_command_builds_the_shipped_architecture():
+    from autograder.reference.architecture_blocks import build_cifar_net
+
+    def layout(model):
+        return [(layer.name, [tuple(w.shape) for w in layer.weights]) for layer in model.layers]
+
+    remade = build_cifar_net(20, num_classes=6, shortcut="B", name=pretrain.NAME)
+    assert layout(remade) == layout(pretrained(SHIPPED))

@@ -134,3 +134,16 @@ def test_a_model_of_a_class_subset_is_measured_on_those_classes_relabelled(tmp_p
     model.save(tmp_path / "m.keras")
     raw = (tmp_path / "m.keras").read_bytes()
     assert answers.model_accuracy(raw, query, lambda data: (x, y), answers.ModelLimits()) == 1.0
+
+
+def test_a_network_a_snippet_builds_is_freed_once_answered():
+    """A check's snippet that builds a (paper-size) network must not leave it for a later garbage
+    collection: the next snippet may build another, and the kernel's memory is capped."""
+    import weakref
+    keras = pytest.importorskip("keras")
+    built = []
+    query = run("inp = keras.Input((1000,))\nm = keras.Model(inp, keras.layers.Dense(1001)(inp))\n"
+                "built.append(weakref.ref(m))", {"n": "m.count_params()"})
+    answer = P.Run.respond(query.payload(), {"keras": keras, "weakref": weakref, "built": built})
+    assert answer == {"n": 1000 * 1001 + 1001}
+    assert built[0]() is None, "the model outlived the query"

@@ -1,10 +1,6 @@
-"""Input validation and small layers shared by the builders of `course.models`."""
+"""Input validation and the convolution-batch-norm-activation unit shared by `course.models`."""
 
-import math
-
-import keras
 from keras import layers
-from keras import ops
 
 
 def check_input_shape(input_shape, *, min_size, arch, channels=None, exact=False):
@@ -51,75 +47,6 @@ def check_choice(value, choices, *, what, arch):
     if value not in choices:
         raise ValueError(f"{arch}: {what} must be one of {sorted(choices)}; got {value!r}")
     return value
-
-
-@keras.saving.register_keras_serializable(package="course")
-class ChannelPad(keras.layers.Layer):
-    """Zero-pad the channel axis (last) up to `channels`: He et al.'s shortcut option A."""
-
-    def __init__(self, channels, **kwargs):
-        super().__init__(**kwargs)
-        self.channels = int(channels)
-
-    def call(self, x):
-        extra = self.channels - x.shape[-1]
-        before = extra // 2
-        pad = [[0, 0]] * (len(x.shape) - 1) + [[before, extra - before]]
-        return ops.pad(x, pad)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.channels,)
-
-    def count_connections(self, input_shapes, output_shape, include_bias):
-        """No multiply-adds (for the counting tables)."""
-        return 0
-
-    def get_config(self):
-        return {**super().get_config(), "channels": self.channels}
-
-
-@keras.saving.register_keras_serializable(package="course")
-class LocalResponseNormalization(keras.layers.Layer):
-    """Krizhevsky et al.'s local response normalization across channels.
-
-    `b_c = a_c / (k + alpha * sum_{c' in window(c)} a_{c'}^2) ** beta`, with a window
-    of `depth_radius * 2 + 1` neighbouring channels. Defaults are the AlexNet paper's
-    (k=2, n=5, alpha=1e-4, beta=0.75); `alpha` multiplies the plain sum, as in the paper.
-
-    Reference:
-        Krizhevsky, Sutskever, Hinton (2012), ImageNet Classification with Deep
-        Convolutional Neural Networks, section 3.3.
-    """
-
-    def __init__(self, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75, **kwargs):
-        super().__init__(**kwargs)
-        self.depth_radius = int(depth_radius)
-        self.bias = float(bias)
-        self.alpha = float(alpha)
-        self.beta = float(beta)
-
-    def call(self, x):
-        channels = x.shape[-1]
-        r = self.depth_radius
-        sq = ops.pad(ops.square(x), [[0, 0]] * (len(x.shape) - 1) + [[r, r]])
-        window = sum(sq[..., i : i + channels] for i in range(2 * r + 1))
-        return x / ops.power(self.bias + self.alpha * window, self.beta)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def count_connections(self, input_shapes, output_shape, include_bias):
-        """One multiply-add per unit and channel of its window (for the counting tables)."""
-        return math.prod(output_shape[1:]) * (2 * self.depth_radius + 1)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "depth_radius": self.depth_radius,
-            "bias": self.bias,
-            "alpha": self.alpha,
-            "beta": self.beta,
-        }
 
 
 def conv_bn(

@@ -5,8 +5,9 @@
     card = backbone_card("resnet20_cifar_animals")  # its preprocessing, layers, source accuracy
     base = pretrained("mobilenet_v2_imagenet")      # online (Colab, a laptop with network)
 
-``resnet20_cifar_animals`` is the CIFAR ResNet-20 trained by ``python -m course.pretrain`` on
-the six CIFAR-10 animal classes; the whole source classifier is returned (its head is named
+``resnet20_cifar_animals`` is the CIFAR ResNet-20 trained by the instructor's pretraining
+command (``python -m autograder.pretrain``; its card records it as ``course.pretrain``, where
+it lived when the file was made) on the six CIFAR-10 animal classes; the whole source classifier is returned (its head is named
 ``predictions``), so a lab can measure what fine-tuning makes it forget. Its file is verified
 against the sha256 in its card before Keras reads it.
 

@@ -1,5 +1,8 @@
 """DenseNet: every layer reads the concatenation of all earlier feature maps of its block.
 
+The dense block is the caller's (lab 04 asks students to write it): the library holds the
+stem, the transitions, the paper's block sizes and the head.
+
 Reference:
     G. Huang, Z. Liu, L. van der Maaten, K. Weinberger (2017), Densely Connected
     Convolutional Networks, CVPR (table 1: DenseNet-121/169/201/264).
@@ -20,19 +23,6 @@ def _bn_relu_conv(x, filters, kernel_size, name):
     return layers.Conv2D(filters, kernel_size, padding="same", use_bias=False, name=f"{name}_conv")(x)
 
 
-def dense_block(x, layers_count, *, growth_rate=32, bottleneck=4, name):
-    """`layers_count` DenseNet-B layers (1x1 to `bottleneck * k`, 3x3 to k), each concatenated.
-
-    Returns:
-        A tensor with `C + layers_count * growth_rate` channels.
-    """
-    for i in range(1, layers_count + 1):
-        y = _bn_relu_conv(x, bottleneck * growth_rate, 1, f"{name}_layer{i}_1")
-        y = _bn_relu_conv(y, growth_rate, 3, f"{name}_layer{i}_2")
-        x = layers.Concatenate(name=f"{name}_layer{i}_concat")([x, y])
-    return x
-
-
 def transition_block(x, *, compression=0.5, name):
     """Batch norm, ReLU, 1x1 convolution to `compression * C` channels, 2x2 average pool."""
     x = _bn_relu_conv(x, int(x.shape[-1] * compression), 1, name)
@@ -43,6 +33,7 @@ def build_densenet(
     input_shape=(224, 224, 3),
     num_classes=1000,
     *,
+    dense_block,
     depth=121,
     growth_rate=32,
     small_input=False,
@@ -63,6 +54,8 @@ def build_densenet(
     Args:
         input_shape: `(H, W, C)`; H, W >= 32.
         num_classes: number of classes.
+        dense_block: `f(x, num_layers, growth_rate=12, bottleneck=None, name=None)`, called
+            with `bottleneck=4` (DenseNet-B: a 1x1 convolution to 4k maps before each 3x3).
         depth: 121, 169 or 201.
         growth_rate: k, channels added per layer (32 in the paper's ImageNet nets).
         small_input: 3x3 stride-1 stem without max-pool, for 32x32 images.
@@ -86,7 +79,7 @@ def build_densenet(
         x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
     blocks = DENSENET_BLOCKS[depth]
     for i, n in enumerate(blocks, start=1):
-        x = dense_block(x, n, growth_rate=growth_rate, name=f"conv{i + 1}")
+        x = dense_block(x, n, growth_rate, bottleneck=4, name=f"conv{i + 1}")
         if i < len(blocks):  # a transition between blocks, none after the last
             x = transition_block(x, name=f"pool{i + 1}")
     x = layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name="bn")(x)
@@ -97,5 +90,5 @@ def build_densenet(
 
 
 def build_densenet121(input_shape=(224, 224, 3), num_classes=1000, **kwargs):
-    """Build DenseNet-121 (7,978,856 trainable parameters); see `build_densenet`."""
+    """Build DenseNet-121 (7,978,856 trainable parameters); pass `dense_block`; see `build_densenet`."""
     return build_densenet(input_shape, num_classes, depth=121, **kwargs)

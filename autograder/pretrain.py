@@ -1,10 +1,13 @@
 """Pretrain the course's offline backbone: the CIFAR ResNet-20 on the six CIFAR-10 animals.
 
 ImageNet weights cannot be downloaded in CI, in the grading sandbox or on a laptop without
-network, so the transfer lab ships its own pretrained network, made by this command::
+network, so the transfer lab ships its own pretrained network, made by this instructor's command
+(it builds the network from lab 04's reference blocks, which students never get; the
+committed backbone was made by the same recipe as ``python -m course.pretrain`` before
+the blocks left the library)::
 
-    python -m course.pretrain                                   # the committed backbone
-    python -m course.pretrain --epochs 1 --n-train 3000 --out /tmp/bb   # a quick sizing run
+    python -m autograder.pretrain                                   # the committed backbone
+    python -m autograder.pretrain --epochs 1 --n-train 3000 --out /tmp/bb   # a quick sizing run
 
 Source task: CIFAR-10's bird, cat, deer, dog, frog and horse (30,000 training images,
 relabelled 0-5; ``course.data.load("cifar10")``); the four vehicle classes are left for the
@@ -13,8 +16,8 @@ shuffle) are held out to print a validation accuracy after every epoch; nothing 
 on them. The source accuracy written to the card is measured once, at the end, on the 6,000
 animal images of CIFAR-10's test split.
 
-Recipe (He et al. 2016, section 4.2, shortened): ``course.models.build_resnet20`` with a
-6-way head and projection shortcuts (option B; 272,214 trainable parameters), random flips
+Recipe (He et al. 2016, section 4.2, shortened): the CIFAR ResNet-20
+(``autograder.reference.architecture_blocks.build_cifar_net(20)``) with a 6-way head and projection shortcuts (option B; 272,214 trainable parameters), random flips
 and shifts of up to 4 pixels, SGD with Nesterov momentum 0.9 from 0.1 with a cosine decay to
 zero, decoupled weight decay 5e-4, batch 128, seed 0. Inputs are
 standardized per channel with the source training set's mean and standard deviation (on the
@@ -39,7 +42,7 @@ import numpy as np
 
 NAME = "resnet20_cifar_animals"
 SOURCE_CLASSES = (2, 3, 4, 5, 6, 7)          # CIFAR-10 labels of the source task, in order
-WEIGHTS_DIR = Path(__file__).resolve().parent / "models" / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "course" / "models" / "weights"
 # Where to tap features, bottom to top: the stem and the end of each residual stage.
 BLOCK_ENDS = ("conv1_relu", "conv2_block3_out", "conv3_block3_out", "conv4_block3_out")
 FEATURE_LAYER = "avg_pool"
@@ -83,13 +86,13 @@ def train_backbone(x, y, *, epochs: int, seed: int = 0, batch_size: int = 128, l
     """
     import keras
 
-    from course.models import build_resnet20
+    from autograder.reference.architecture_blocks import build_cifar_net
 
     keras.utils.set_random_seed(seed)
     classes = int(np.max(y)) + 1
     # Projection shortcuts (option B): every layer is a stock Keras layer, so a model built
     # on this backbone loads anywhere with safe_mode, without the course installed.
-    model = build_resnet20(x.shape[1:], classes, shortcut="B", name=name)
+    model = build_cifar_net(20, input_shape=x.shape[1:], num_classes=classes, shortcut="B", name=name)
     trainer = keras.Sequential([
         keras.Input(x.shape[1:]),
         keras.layers.RandomFlip("horizontal", seed=seed),
@@ -126,10 +129,10 @@ def save(model, out: Path, card: dict) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m course.pretrain",
+        prog="python -m autograder.pretrain",
         description="Train the offline backbone of the transfer lab (ResNet-20 on the six "
                     "CIFAR-10 animal classes) and write it with its card.",
-        epilog="example:  COURSE_DATA=../shared/data python -m course.pretrain --epochs 30",
+        epilog="example:  COURSE_DATA=../shared/data python -m autograder.pretrain --epochs 30",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
@@ -158,7 +161,7 @@ def main(argv=None) -> int:
         x_train, y_train = x_train[keep], y_train[keep]
     mean, std = channel_stats(x_train)
     names = [data.class_names("cifar10")[c] for c in SOURCE_CLASSES]
-    print(f"course.pretrain: {NAME}: {len(y_train):,} training images of {', '.join(names)}; "
+    print(f"autograder.pretrain: {NAME}: {len(y_train):,} training images of {', '.join(names)}; "
           f"{len(y_val):,} validation, {len(y_test):,} test; mean {mean} std {std}; "
           f"{args.epochs} epochs, seed {args.seed}, keras {keras.__version__} on "
           f"{keras.backend.backend()}", flush=True)
@@ -167,11 +170,11 @@ def main(argv=None) -> int:
                            validation_data=(standardize(x_val, mean, std), y_val))
     seconds = time.perf_counter() - start
     test_acc = accuracy(model, standardize(x_test, mean, std), y_test)
-    command = "python -m course.pretrain " + shlex.join(
+    command = "python -m autograder.pretrain " + shlex.join(
         a for a in (argv if argv is not None else sys.argv[1:]))
     card = save(model, args.out, {
         "name": NAME,
-        "builder": "course.models.build_resnet20(shortcut='B')",
+        "builder": "autograder.reference.architecture_blocks.build_cifar_net(20, shortcut='B')",
         "input_shape": [32, 32, 3],
         "mean": mean,
         "std": std,
@@ -190,9 +193,9 @@ def main(argv=None) -> int:
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
     })
-    print(f"course.pretrain: source accuracy {test_acc:.4f} on {len(y_test):,} CIFAR-10 test "
+    print(f"autograder.pretrain: source accuracy {test_acc:.4f} on {len(y_test):,} CIFAR-10 test "
           f"images of the six animal classes; {seconds / 60:.1f} min")
-    print(f"course.pretrain: wrote {args.out / card['file']} ({card['bytes']:,} bytes, "
+    print(f"autograder.pretrain: wrote {args.out / card['file']} ({card['bytes']:,} bytes, "
           f"sha256 {card['sha256']}) and its card {card['name']}.json")
     return 0
 
