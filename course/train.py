@@ -9,7 +9,8 @@
     print(hist.summary())                      # "5 epochs in 41 s; val_accuracy 0.9870"
 
 The time budget is planned, not just enforced: after the first epoch, `fit` measures how
-long an epoch takes and, when all `epochs` would not fit in the budget, plans as many as do,
+long an epoch takes and, when all `epochs` would not fit in the budget, plans as many as do
+(and again after the second, which has no tracing in it: a plan only grows then),
 so a cosine schedule ends at the last epoch actually run instead of being cut off half-way.
 If later epochs turn out slower, training still stops after the epoch that crosses the budget.
 
@@ -157,6 +158,13 @@ def _plan_callback(epochs: int, budget: float | None, schedule: str | None, verb
                 if self.fitted < epochs:
                     note = (f" | the {budget:.0f} s budget fits {self.fitted} of {epochs} epochs "
                             "on this machine: plan fitted to them")
+            elif epoch == 1 and budget is not None and self.fitted < epochs:
+                # the first epoch also traced the model; the second is the true pace
+                pace = max(now - self.epoch_start, 1e-9)
+                more = 2 + int(max(0.0, budget - (now - self.start)) // pace)
+                if more > self.fitted:
+                    self.fitted = min(epochs, more)
+                    note = f" | epoch 1 included tracing: plan refitted to {self.fitted} epochs"
             if epoch + 1 >= self.fitted and self.fitted < epochs:
                 self.stopped = True
                 self.model.stop_training = True

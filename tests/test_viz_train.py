@@ -151,6 +151,37 @@ def test_the_plan_and_its_cosine_schedule_fit_the_budget(monkeypatch):
     assert "8 of 10 planned epochs" in hist.summary()
 
 
+def test_the_plan_grows_after_a_first_epoch_slowed_by_tracing(monkeypatch):
+    keras = pytest.importorskip("keras")
+    from course import train
+
+    clock = _FakeClock([60] + [20] * 19)             # tracing makes epoch 1 three times slower
+    monkeypatch.setattr(train, "_clock", clock)
+    lines, lrs = [], []
+    x, y = _data()
+    hist = train.fit(_tiny_model(keras), x, y, epochs=20, batch_size=16, time_budget=300,
+                     schedule="cosine", print_fn=lines.append,
+                     callbacks=[_advancing(keras, clock), _recording_lr(keras, lrs)])
+    # epoch 1 alone plans 300 // 60 = 5; after epoch 2 (80 s used, 20 s each) 2 + 220 // 20 = 13,
+    # which end at 60 + 12 * 20 = 300 s
+    assert (hist.epochs, hist.fitted, hist.planned) == (13, 13, 20)
+    assert hist.stopped_by_budget and not hist.cut_short
+    assert "refitted to 13 epochs" in lines[1] and lines[-1].startswith("epoch 13/13 ")
+    assert lrs[-1] == pytest.approx(train.cosine(1e-2, 13 * 4 - 1, 13 * 4), rel=1e-5)
+
+
+def test_a_second_epoch_never_plans_past_the_budget(monkeypatch):
+    keras = pytest.importorskip("keras")
+    from course import train
+
+    clock = _FakeClock([150, 100, 100])              # 2 planned; after epoch 2, 50 s are left
+    monkeypatch.setattr(train, "_clock", clock)
+    x, y = _data()
+    hist = train.fit(_tiny_model(keras), x, y, epochs=10, batch_size=16, time_budget=300,
+                     verbose=0, callbacks=[_advancing(keras, clock)])
+    assert (hist.epochs, hist.fitted) == (2, 2)
+
+
 def test_a_budget_spent_before_the_plan_ends_says_so(monkeypatch):
     keras = pytest.importorskip("keras")
     from course import train
