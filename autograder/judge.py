@@ -152,15 +152,16 @@ def _in_words(chk: C.Check, reference, scale: str, want: Any) -> tuple[str, str]
     return printable(reveal.asked(chk)), printable(reveal.wanted(chk, scale, want))
 
 
-def _source_timeouts(source_nb, limits: Limits) -> dict[str, float]:
-    """Each source cell's time limit, by grade_id and by cell id: the instructor's
-    ``metadata.course.timeout`` where set; else ``Limits.setup_timeout`` for the code cells
+def _source_cells(source_nb, limits: Limits) -> dict[str, tuple[str, float]]:
+    """Each source cell's (name, time limit), by grade_id and by cell id. The name is its
+    grade_id, else ``cell N`` (see results.CellTime); the limit the instructor's
+    ``metadata.course.timeout`` where set, else ``Limits.setup_timeout`` for the code cells
     before the first answer cell (installs and imports: TensorFlow's import alone takes a
     minute on a busy grading machine), else ``Limits.cell_timeout``. Read from the source
-    only: a submission's metadata is the student's, and never extends a limit."""
-    timeouts: dict[str, float] = {}
+    only: a submission's metadata is the student's, and never names a cell or extends a limit."""
+    cells: dict[str, tuple[str, float]] = {}
     setup = True
-    for c in source_nb.cells:
+    for i, c in enumerate(source_nb.cells):
         setup = setup and not c.get("metadata", {}).get("nbgrader", {}).get("solution", False)
         limit = max(limits.cell_timeout, limits.setup_timeout) if setup else limits.cell_timeout
         try:
@@ -169,8 +170,8 @@ def _source_timeouts(source_nb, limits: Limits) -> dict[str, float]:
             pass
         for key in (integrity.grade_id(c), c.get("id")):
             if key:
-                timeouts.setdefault(str(key), limit)
-    return timeouts
+                cells.setdefault(str(key), (integrity.grade_id(c) or f"cell {i}", limit))
+    return cells
 
 
 class _Run:
@@ -185,23 +186,15 @@ class _Run:
         self.shared = False          # a query timed out: the rest share what time is left
         self.ran: list = []  # cells to run again after a restart, in order
         self.times: list[CellTime] = []
-        # a cell's name in CellTime, the source's for every student (see results.CellTime):
-        # found by its grade_id, else its cell id; never a name the submission made up
-        self.names: dict[str, str] = {}
-        self.timeouts = _source_timeouts(source_nb, limits)
-        for i, c in enumerate(source_nb.cells):
-            for key in (integrity.grade_id(c), c.get("id")):
-                if key:
-                    self.names.setdefault(str(key), integrity.grade_id(c) or f"cell {i}")
+        self.source = _source_cells(source_nb, limits)
 
     def run_cell(self, cell) -> None:
         left = self.deadline - time.monotonic()
         if left <= 0 or not self.revive():
             return
-        limit = min(self.cell_timeout(cell), left)
+        name, limit = self.source_of(cell)
+        limit = min(limit, left)
         res = self.session.run_cell(cell.source, limit)
-        name = (self.names.get(str(integrity.grade_id(cell)))
-                or self.names.get(str(cell.get("id"))) or "added cell")
         self.times.append(CellTime(name, round(res.seconds, 3), res.status, round(limit, 3)))
         where = integrity.grade_id(cell) or f"cell {cell.get('_index', '?')}"
         if res.status in ("timeout", "flood", "dead"):
@@ -221,13 +214,13 @@ class _Run:
             self.problems.add(f"{where}: output beyond {self.limits.max_output_bytes} bytes "
                                "was dropped")
 
-    def cell_timeout(self, cell) -> float:
-        """The source's limit for this cell (found by grade_id, else cell id); an added
-        cell gets ``Limits.cell_timeout``."""
+    def source_of(self, cell) -> tuple[str, float]:
+        """The source's (name, limit) for this cell, found by grade_id, else cell id; an
+        added cell is "added cell" with ``Limits.cell_timeout``."""
         for key in (integrity.grade_id(cell), cell.get("id")):
-            if key and str(key) in self.timeouts:
-                return self.timeouts[str(key)]
-        return self.limits.cell_timeout
+            if key and str(key) in self.source:
+                return self.source[str(key)]
+        return "added cell", self.limits.cell_timeout
 
     def revive(self) -> bool:
         """A live kernel holding the notebook's state so far; False when none can be had."""
@@ -245,7 +238,7 @@ class _Run:
             for cell in self.ran:
                 left = self.deadline - time.monotonic()
                 if left <= 0 or self.session.run_cell(
-                        cell.source, min(self.cell_timeout(cell), left)).status == "dead":
+                        cell.source, min(self.source_of(cell)[1], left)).status == "dead":
                     break
                 again += 1
             self.problems.add(f"the kernel died; restarted it and ran again the {again} of "
