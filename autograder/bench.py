@@ -124,14 +124,15 @@ def bench_nbgrader(course: Course, lab: str, data: bytes, n: int, workers: int, 
                load, failed)
 
 
-def longest_cell_limit(source_nb_path: Path, cell_timeout: float) -> float:
-    """The longest time limit the source notebook gives any cell (its metadata.course.timeout),
-    at least `cell_timeout`: stock nbgrader has one limit for every cell."""
-    import nbformat
+def longest_cell_limit(source_nb_path: Path) -> float:
+    """The longest time limit this autograder gives any cell of the lab (judge.source_cells):
+    stock nbgrader has one limit for every cell."""
+    from autograder import integrity
+    from autograder.judge import source_cells
+    from autograder.session import Limits
 
-    nb = nbformat.read(source_nb_path, as_version=4)
-    return max([cell_timeout] + [float(c.metadata.get("course", {}).get("timeout", 0))
-                                 for c in nb.cells])
+    nb = integrity.read_notebook(source_nb_path)[0]
+    return max(limit for _, limit in source_cells(nb, Limits()).values())
 
 
 def bench_grade(course: Course, lab: str, data: bytes, n: int, workers: int, scale: str,
@@ -157,7 +158,6 @@ def bench(lab: str | None = None, submissions: int = 4, workers: int = 2, scale:
           repo: Path = REPO) -> BenchReport:
     from autograder import samples
     from autograder.labdata import prepare_data
-    from autograder.session import Limits
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ["COURSE_SCALE"] = scale  # the bare and nbgrader kernels inherit it
@@ -178,8 +178,7 @@ def bench(lab: str | None = None, submissions: int = 4, workers: int = 2, scale:
             paths.append(p)
         ways = [bench_bare(paths, workers),
                 bench_nbgrader(course, lab, data, submissions, workers, root,
-                               longest_cell_limit(course.source_notebook(lab),
-                                                  Limits().cell_timeout)),
+                               longest_cell_limit(course.source_notebook(lab))),
                 bench_grade(course, lab, data, submissions, workers, scale, root)]
         return BenchReport(lab, scale, submissions, workers, ways)
     finally:

@@ -152,7 +152,7 @@ def _in_words(chk: C.Check, reference, scale: str, want: Any) -> tuple[str, str]
     return printable(reveal.asked(chk)), printable(reveal.wanted(chk, scale, want))
 
 
-def _source_cells(source_nb, limits: Limits) -> dict[str, tuple[str, float]]:
+def source_cells(source_nb, limits: Limits) -> dict[str, tuple[str, float]]:
     """Each source cell's (name, time limit), by grade_id and by cell id. The name is its
     grade_id, else ``cell N`` (see results.CellTime); the limit the instructor's
     ``metadata.course.timeout`` where set, else ``Limits.setup_timeout`` for the code cells
@@ -186,7 +186,7 @@ class _Run:
         self.shared = False          # a query timed out: the rest share what time is left
         self.ran: list = []  # cells to run again after a restart, in order
         self.times: list[CellTime] = []
-        self.source = _source_cells(source_nb, limits)
+        self.source = source_cells(source_nb, limits)
 
     def run_cell(self, cell) -> None:
         left = self.deadline - time.monotonic()
