@@ -1,4 +1,4 @@
-"""Calibrate lab 05's capstone thresholds: run the solution's recipe over seeds, print accuracy.
+"""Calibrate lab 05's thresholds: run the solution's recipe over seeds, print accuracy.
 
 The capstone (`capstone_recipe` in solutions/05-transfer) is graded by its accuracy on the
 vehicle images of CIFAR-10's test split that the grader holds out, with a threshold per
@@ -13,6 +13,13 @@ One RESULT line per seed.
     COURSE_DATA=../shared/data python bench/calibrate_lab05.py --scale cpu --seeds 0 1 2
     # online only (ImageNet weights): ants vs bees, measured on hymenoptera's 153 val images
     COURSE_DATA=../shared/data python bench/calibrate_lab05.py --scale cpu --backbone mobilenet_v2_imagenet
+
+With `--part grid` it calibrates instead the strategy grid's visible bar ("every run on the
+near task is well above chance"): it runs the notebook's own grid cell on the near task only,
+with the seed tried in place of its two seeds (the labelled split's, 1 + seed, and Keras's,
+seed: seed 0 is the notebook's run), and prints the lowest of the eight accuracies per seed.
+
+    COURSE_DATA=../shared/data python bench/calibrate_lab05.py --part grid --scale cpu --seeds 0 1 2
 """
 from __future__ import annotations
 
@@ -56,6 +63,47 @@ def recipe_namespace(source: Path = SOURCE) -> dict:
     return ns
 
 
+def code_cell_before(grade_id: str, source: Path = SOURCE) -> str:
+    """The source of the code cell just before the test cell `grade_id` (the experiment it checks)."""
+    cells = json.loads(source.read_text())["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    index = next(i for i, c in enumerate(code)
+                 if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
+    return "".join(code[index - 1]["source"])
+
+
+def seeded_grid(seed: int) -> ast.Module:
+    """The grid cell with `seed` in place of its seeds, its far target dropped and its plot
+    left out (statements after `heatmap = ...`). Fails loudly if the cell no longer has them."""
+    text = code_cell_before("transfer-grid-checks")
+    for old, new in [("seed=1)", f"seed={1 + seed})"), ("set_random_seed(0)", f"set_random_seed({seed})")]:
+        if old not in text:
+            raise SystemExit(f"the grid cell has no `{old}` any more: update seeded_grid")
+        text = text.replace(old, new)
+    tree = ast.parse(text)
+    names = [[t.id for t in n.targets if isinstance(t, ast.Name)] if isinstance(n, ast.Assign) else []
+             for n in tree.body]
+    end = next(i for i, n in enumerate(names) if "heatmap" in n)
+    where = next(i for i, n in enumerate(names) if "targets" in n)
+    near_only = ast.parse('targets = {"near": targets["near"]}').body
+    tree.body = tree.body[:where + 1] + near_only + tree.body[where + 1:end + 1]
+    return tree
+
+
+def calibrate_grid(ns: dict, seeds: list[int]) -> None:
+    """One RESULT line per seed: the near rows of the grid and their lowest accuracy."""
+    lows = []
+    for seed in seeds:
+        start = time.perf_counter()
+        exec(compile(seeded_grid(seed), f"<grid seed {seed}>", "exec"), ns)
+        lows.append(float(ns["heatmap"].min()))
+        rows = "; ".join(f"{size} " + " ".join(f"{a:.3f}" for a in row.values())
+                         for (_, size), row in ns["grid"].items())
+        print(f"RESULT part=grid scale={os.environ['COURSE_SCALE']} seed={seed} "
+              f"seconds={time.perf_counter() - start:.0f} near_low={lows[-1]:.4f} ({rows})", flush=True)
+    print(f"min {min(lows):.4f}  mean {np.mean(lows):.4f}  max {max(lows):.4f}")
+
+
 def heldout_vehicles():
     """The grader's held-out half of CIFAR-10's test split (autograder/heldout.py)."""
     from autograder.heldout import data_view, default_data_dir
@@ -71,9 +119,13 @@ def main() -> None:
     parser.add_argument("--scale", choices=["tiny", "cpu", "gpu"], required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--backbone", default="resnet20_cifar_animals")
+    parser.add_argument("--part", choices=["capstone", "grid"], default="capstone")
     args = parser.parse_args()
     os.environ["COURSE_SCALE"] = args.scale
     ns = recipe_namespace()
+    if args.part == "grid":
+        calibrate_grid(ns, args.seeds)
+        return
     import keras
 
     from course import checks, data

@@ -4,6 +4,9 @@ and passes its own checks.
 Run as a script to time notebooks at a scale (``make bench``)::
 
     COURSE_SCALE=cpu python tests/test_notebooks.py [NOTEBOOK ...]
+
+With ``BENCH_OUT=DIR`` each executed notebook is also written to DIR, so the tables and plots
+a long run measured can be read afterwards.
 """
 from __future__ import annotations
 
@@ -175,6 +178,10 @@ def main(argv: list[str]) -> int:
         t = time.monotonic()
         try:
             nb = execute(path, scale)
+            if os.environ.get("BENCH_OUT"):
+                out = Path(os.environ["BENCH_OUT"])
+                out.mkdir(parents=True, exist_ok=True)
+                nbformat.write(nb, out / f"{path.stem}.{scale}.ipynb")
             fails = failed_checks(nb) + noise(nb)
             status = "ok" if not fails else "checks failed or noise:\n  " + "\n  ".join(fails)
             failed += bool(fails)
