@@ -42,7 +42,11 @@ def execute(path: Path, scale: str = "tiny", cell_timeout: int = CELL_TIMEOUT):
     from nbclient import NotebookClient
     nb = nbformat.read(path, as_version=4)
     env = {"COURSE_SCALE": scale, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-    old = {k: os.environ.get(k) for k in env}
+    # ipykernel forwards what native code writes to file descriptor 2 (TensorFlow's start-up
+    # logs) into the notebook, as a student sees it, except under pytest: the kernel must not
+    # know it runs in a test, or `noise` misses those lines.
+    old = {k: os.environ.get(k) for k in [*env, "PYTEST_CURRENT_TEST"]}
+    os.environ.pop("PYTEST_CURRENT_TEST", None)
     os.environ.update(env)
     try:
         with tempfile.TemporaryDirectory() as tmp:
