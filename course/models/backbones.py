@@ -6,8 +6,8 @@
     base = pretrained("mobilenet_v2_imagenet")      # online (Colab, a laptop with network)
 
 ``resnet20_cifar_animals`` is the CIFAR ResNet-20 trained by the instructor's pretraining
-command (``python -m autograder.pretrain``; its card records it as ``course.pretrain``, where
-it lived when the file was made) on the six CIFAR-10 animal classes; the whole source classifier is returned (its head is named
+command (``python -m autograder.pretrain``, the recipe that made the file when it was still
+``course.pretrain``) on the six CIFAR-10 animal classes; the whole source classifier is returned (its head is named
 ``predictions``), so a lab can measure what fine-tuning makes it forget. Its file is verified
 against the sha256 in its card before Keras reads it.
 
