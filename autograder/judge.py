@@ -52,6 +52,7 @@ from typing import Any, Callable
 
 from course import checks as C
 from course import notebook_rules as rules
+from course.env import import_backend
 from course.protocol import AnswerError
 from autograder import integrity, reveal
 from autograder.integrity import Flag  # re-exported: part of this module's API
@@ -64,9 +65,13 @@ __all__ = ["CheckLine", "CellResult", "Flag", "NotebookResult", "Limits", "grade
 
 
 def reference_module(lab: str):
-    """autograder.reference.<topic> for a lab named "NN-topic" (None when there is none)."""
+    """autograder.reference.<topic> for a lab named "NN-topic" (None when there is none).
+
+    The references build Keras models, so the backend is imported first, without the start-up
+    lines it would write to the grader's console."""
     topic = lab.split("-", 1)[1] if "-" in lab and lab.split("-", 1)[0].isdigit() else lab
     name = "autograder.reference." + topic.replace("-", "_")
+    import_backend()
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:

@@ -130,6 +130,17 @@ def test_setup_in_a_fresh_process_prints_one_line_and_nothing_on_stderr():
     assert len(done.stdout.splitlines()) == 1 and done.stdout.startswith("course: keras")
 
 
+def test_a_grading_worker_loads_a_reference_with_nothing_on_stderr():
+    # The grader's workers are not labs and never call setup(); lab 05's references load the
+    # backbone with Keras, whose start-up lines would fill the instructor's console
+    code = ("import numpy as np; from autograder.judge import reference_module; "
+            "reference_module('05-transfer').source_probabilities('resnet20_cifar_animals', "
+            "np.zeros((1, 32, 32, 3)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
+    assert done.stderr == "", done.stderr
+
+
 def test_native_lines_other_than_startup_logs_still_reach_stderr():
     code = ("import os, course.env\n"
             "with course.env._native_startup_lines_dropped():\n"
