@@ -12,7 +12,8 @@ How grading works
    whose test splits are cut in half (autograder/heldout.py). Each cell has a time limit
    (``Limits.cell_timeout``, ``Limits.setup_timeout`` for the setup cells before the first
    answer; the *source* cell may ask for more with ``metadata.course.timeout``), capped by
-   what is left of ``Limits.notebook_timeout``; errors do not stop the run.
+   what is left of ``Limits.notebook_timeout``; errors do not stop the run. The source
+   notebook may ask for more memory than ``Limits.memory_mb`` (``metadata.course.memory_mb``).
 3. **Checks**: where the *source* has a test cell, the student's copy is not run. The grader
    reads the suite from the instructor's cell (``course.checks.declared``) and, for every
    check, visible and hidden, sends the kernel a query by the protocol of
@@ -155,6 +156,19 @@ def _in_words(chk: C.Check, reference, scale: str, want: Any) -> tuple[str, str]
     except Exception:  # the check's own line says so, when it mattered
         want = None
     return printable(reveal.asked(chk)), printable(reveal.wanted(chk, scale, want))
+
+
+def lab_limits(source_nb, limits: Limits, scale: str) -> Limits:
+    """`limits`, with the memory the lab's *source* notebook asks for at `scale`
+    (``metadata.course.memory_mb``: a number, or one per scale), never less than `limits`
+    gives: lab 04 builds paper-size networks, which at ``cpu`` scale outgrow the default.
+    A submission's metadata is never read."""
+    asked = (source_nb.get("metadata", {}).get("course", {}) or {}).get("memory_mb")
+    if isinstance(asked, dict):
+        asked = asked.get(scale)
+    if asked is None:
+        return limits
+    return dataclasses.replace(limits, memory_mb=max(limits.memory_mb, int(asked)))
 
 
 def source_cells(source_nb, limits: Limits) -> dict[str, tuple[str, float]]:
@@ -356,6 +370,7 @@ def grade_notebook(source: Path, submission: Path, workdir: Path, *, lab: str,
     source_nb = integrity.read_notebook(Path(source))[0]
     if source_nb is None:
         raise ValueError(f"the source notebook {source} is not a valid notebook")
+    limits = lab_limits(source_nb, limits, scale)
     reference = reference if reference is not None else reference_module(lab)
     flags, nb = integrity.check_submission(source_nb, Path(submission), lab=lab)
     flags = [Flag(f.code, printable(f.message), None if f.cell is None else printable(f.cell))

@@ -241,6 +241,19 @@ def test_cell_limits_come_from_the_source_and_an_interrupted_loop_is_survived(tm
     assert sum("ran past its time limit" in e for e in result.errors) == 1
 
 
+def test_the_memory_limit_comes_from_the_source_at_the_grading_scale(tmp_path):
+    """A lab's source may ask for more memory per scale; a submission asking for it gets none."""
+    greedy = "BIG = bytearray(1500 << 20)\n" + RIGHT       # 1.5 GB against FAST's 1 GB
+    src = source_notebook()
+    src.metadata["course"] = {"memory_mb": {"cpu": 2048}}
+    assert grade(tmp_path / "cpu", greedy, source=src, scale="cpu").score == 3.0
+    assert grade(tmp_path / "tiny", greedy, source=src, scale="tiny").score == 0.0
+
+    def ask_for_memory(nb):
+        nb.metadata["course"] = {"memory_mb": 8192}
+    assert grade(tmp_path / "own", greedy, mutate=ask_for_memory, scale="cpu").score == 0.0
+
+
 def test_each_cell_run_and_each_test_cell_judged_is_timed(tmp_path):
     """Per-cell seconds in the result, named as in the source for every student, with how
     each run ended; they survive the trip through results.json."""
