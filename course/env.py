@@ -106,7 +106,15 @@ def _native_startup_lines_dropped():
 
 
 def _device(backend: str) -> tuple[str, str]:
-    """(device description, backend version) for an already-imported backend, no slow probes."""
+    """(device description, backend version) for an already-imported backend, no slow probes.
+
+    The probe logs natively too (TensorFlow's "failed call to cuInit" where there is no GPU,
+    at any log level below 3): those lines are dropped as the import's are."""
+    with _native_startup_lines_dropped():
+        return _probe_device(backend)
+
+
+def _probe_device(backend: str) -> tuple[str, str]:
     if backend == "tensorflow":
         import tensorflow as tf
         tf.get_logger().setLevel("ERROR")
