@@ -42,11 +42,15 @@ def execute(path: Path, scale: str = "tiny", cell_timeout: int = CELL_TIMEOUT):
     from nbclient import NotebookClient
     nb = nbformat.read(path, as_version=4)
     env = {"COURSE_SCALE": scale, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-    # ipykernel forwards what native code writes to file descriptor 2 (TensorFlow's start-up
-    # logs) into the notebook, as a student sees it, except under pytest: the kernel must not
-    # know it runs in a test, or `noise` misses those lines.
-    old = {k: os.environ.get(k) for k in [*env, "PYTEST_CURRENT_TEST"]}
-    os.environ.pop("PYTEST_CURRENT_TEST", None)
+    # ipykernel forwards what native code writes to file descriptor 2 (TensorFlow's logs) into
+    # the notebook, as a student sees it, except under pytest: the kernel must not know it runs
+    # in a test, or `noise` misses those lines. Nor may it inherit this process's log level
+    # (jax sets TF_CPP_MIN_LOG_LEVEL=1 when a test imports it first): a student's kernel starts
+    # without one, and course.env chooses.
+    unset = ["PYTEST_CURRENT_TEST", "TF_CPP_MIN_LOG_LEVEL"]
+    old = {k: os.environ.get(k) for k in [*env, *unset]}
+    for k in unset:
+        os.environ.pop(k, None)
     os.environ.update(env)
     try:
         with tempfile.TemporaryDirectory() as tmp:
