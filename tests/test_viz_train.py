@@ -130,67 +130,60 @@ def _recording_lr(keras, seen):
     return Record()
 
 
-def test_the_plan_and_its_cosine_schedule_fit_the_budget(monkeypatch):
+def _fit_on_clock(monkeypatch, per_epoch, epochs, budget, cosine=False):
+    """train.fit of the tiny model, `epochs` in a `budget`, on a clock where epoch i takes
+    per_epoch[i] seconds; with `cosine`, the cosine schedule and its printed lines. Returns
+    (history, printed lines, the learning rate of every step with `cosine`)."""
     keras = pytest.importorskip("keras")
     from course import train
 
-    clock = _FakeClock([50] * 10)                    # every epoch takes 50 s
+    clock = _FakeClock(per_epoch)
     monkeypatch.setattr(train, "_clock", clock)
     lines, lrs = [], []
+    callbacks = [_advancing(keras, clock)] + ([_recording_lr(keras, lrs)] if cosine else [])
+    options = {"schedule": "cosine", "print_fn": lines.append} if cosine else {"verbose": 0}
     x, y = _data()
-    hist = train.fit(_tiny_model(keras), x, y, epochs=10, batch_size=16, time_budget=420,
-                     schedule="cosine", print_fn=lines.append,
-                     callbacks=[_advancing(keras, clock), _recording_lr(keras, lrs)])
+    hist = train.fit(_tiny_model(keras), x, y, epochs=epochs, batch_size=16, time_budget=budget,
+                     callbacks=callbacks, **options)
+    return hist, lines, lrs
+
+
+def test_the_plan_and_its_cosine_schedule_fit_the_budget(monkeypatch):
+    from course.train import cosine
+
+    hist, lines, lrs = _fit_on_clock(monkeypatch, [50] * 10, 10, 420, cosine=True)  # 50 s each
     # 420 s hold 8 epochs of 50 s: the plan shrinks to 8 after the first, and the cosine
     # reaches (almost) zero on the last step of epoch 8 instead of being cut off half-way
     assert (hist.epochs, hist.fitted, hist.planned) == (8, 8, 10)
     assert hist.stopped_by_budget and not hist.cut_short and hist.status() == "trained"
     assert len(lrs) == 8 * 4 and lrs[0] == pytest.approx(1e-2)
-    assert lrs[-1] == pytest.approx(train.cosine(1e-2, 31, 32), rel=1e-5) and lrs[-1] < 1e-4
+    assert lrs[-1] == pytest.approx(cosine(1e-2, 31, 32), rel=1e-5) and lrs[-1] < 1e-4
     assert len(lines) == 8 and lines[0].startswith("epoch 1/8 ") and "fits 8 of 10 epochs" in lines[0]
     assert "8 of 10 planned epochs" in hist.summary()
 
 
 def test_the_plan_grows_after_a_first_epoch_slowed_by_tracing(monkeypatch):
-    keras = pytest.importorskip("keras")
-    from course import train
+    from course.train import cosine
 
-    clock = _FakeClock([60] + [20] * 19)             # tracing makes epoch 1 three times slower
-    monkeypatch.setattr(train, "_clock", clock)
-    lines, lrs = [], []
-    x, y = _data()
-    hist = train.fit(_tiny_model(keras), x, y, epochs=20, batch_size=16, time_budget=300,
-                     schedule="cosine", print_fn=lines.append,
-                     callbacks=[_advancing(keras, clock), _recording_lr(keras, lrs)])
+    # tracing makes epoch 1 three times slower
+    hist, lines, lrs = _fit_on_clock(monkeypatch, [60] + [20] * 19, 20, 300, cosine=True)
     # epoch 1 alone plans 300 // 60 = 5; after epoch 2 (80 s used, 20 s each) 2 + 220 // 20 = 13,
     # which end at 60 + 12 * 20 = 300 s
     assert (hist.epochs, hist.fitted, hist.planned) == (13, 13, 20)
     assert hist.stopped_by_budget and not hist.cut_short
     assert "refitted to 13 epochs" in lines[1] and lines[-1].startswith("epoch 13/13 ")
-    assert lrs[-1] == pytest.approx(train.cosine(1e-2, 13 * 4 - 1, 13 * 4), rel=1e-5)
+    assert lrs[-1] == pytest.approx(cosine(1e-2, 13 * 4 - 1, 13 * 4), rel=1e-5)
 
 
 def test_a_second_epoch_never_plans_past_the_budget(monkeypatch):
-    keras = pytest.importorskip("keras")
-    from course import train
-
-    clock = _FakeClock([150, 100, 100])              # 2 planned; after epoch 2, 50 s are left
-    monkeypatch.setattr(train, "_clock", clock)
-    x, y = _data()
-    hist = train.fit(_tiny_model(keras), x, y, epochs=10, batch_size=16, time_budget=300,
-                     verbose=0, callbacks=[_advancing(keras, clock)])
+    # 2 planned; after epoch 2, 50 s are left
+    hist, _, _ = _fit_on_clock(monkeypatch, [150, 100, 100], 10, 300)
     assert (hist.epochs, hist.fitted) == (2, 2)
 
 
 def test_a_budget_spent_before_the_plan_ends_says_so(monkeypatch):
-    keras = pytest.importorskip("keras")
-    from course import train
-
-    clock = _FakeClock([100] + [200] * 9)            # later epochs slower than the first
-    monkeypatch.setattr(train, "_clock", clock)
-    x, y = _data()
-    hist = train.fit(_tiny_model(keras), x, y, epochs=5, batch_size=16, time_budget=420,
-                     verbose=0, callbacks=[_advancing(keras, clock)])
+    # later epochs slower than the first
+    hist, _, _ = _fit_on_clock(monkeypatch, [100] + [200] * 9, 5, 420)
     # planned 4 after the first epoch (100 s); 100 + 200 + 200 = 500 s > 420 after epoch 3
     assert (hist.epochs, hist.fitted) == (3, 4) and hist.cut_short
     assert hist.status() == "stopped by the 420 s budget after 3 of 4 epochs"
